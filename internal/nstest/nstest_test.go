@@ -1,0 +1,39 @@
+package nstest
+
+import (
+	"net"
+	"strings"
+	"testing"
+)
+
+func TestVethAndDo(t *testing.T) {
+	a := New(t, "a")
+	b := New(t, "b")
+	a.Veth("eth0", 10, b, "n0", 20)
+	a.IP("addr", "add", "198.51.100.1/24", "dev", "eth0")
+	b.IP("addr", "add", "198.51.100.2/24", "dev", "n0")
+
+	if out := a.IP("-br", "link", "show", "eth0"); !strings.Contains(out, "eth0@if20") {
+		t.Fatalf("eth0 is not paired with ifindex 20: %q", out)
+	}
+
+	// A listener opened inside b is reachable from a and nowhere else.
+	var ln net.Listener
+	err := b.Do(func() error {
+		var err error
+		ln, err = net.Listen("tcp", "198.51.100.2:0")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listening in %s: %v", b.Name, err)
+	}
+	defer ln.Close()
+
+	if _, err := net.Listen("tcp", "198.51.100.2:0"); err == nil {
+		t.Fatal("198.51.100.2 is bindable outside the test namespace")
+	}
+	out, err := a.Exec("ping", "-c", "1", "-W", "2", "198.51.100.2")
+	if err != nil {
+		t.Fatalf("ping from %s: %v\n%s", a.Name, err, out)
+	}
+}
