@@ -15,15 +15,24 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
 var counter atomic.Uint32
 
+// TB is the part of testing.TB this package uses, so that programs such as
+// the demo can make namespaces too. *testing.T and *testing.B satisfy it.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+}
+
 // Privileged skips t unless the test runs as root with ip(8) available.
-func Privileged(t testing.TB) {
+func Privileged(t TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("privileged test: needs root to create network namespaces (run make test as root)")
@@ -39,12 +48,12 @@ func Privileged(t testing.TB) {
 // NS is a network namespace made for one test.
 type NS struct {
 	Name string
-	t    testing.TB
+	t    TB
 }
 
 // New makes a namespace whose name starts with "mpa-" and contains tag, with
 // its loopback up. It skips t when the test is not privileged.
-func New(t testing.TB, tag string) *NS {
+func New(t TB, tag string) *NS {
 	t.Helper()
 	Privileged(t)
 
