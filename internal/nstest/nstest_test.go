@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestVethAndDo(t *testing.T) {
@@ -42,4 +43,34 @@ func TestVethAndDo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dialing from %s: %v", a.Name, err)
 	}
+}
+
+func TestMPTCPStream(t *testing.T) {
+	a := New(t, "a")
+	b := New(t, "b")
+	a.Veth("eth0", 10, b, "n0", 20)
+	a.IP("addr", "add", "198.51.100.1/24", "dev", "eth0")
+	b.IP("addr", "add", "198.51.100.2/24", "dev", "n0")
+
+	sink, err := b.ListenMPTCP("198.51.100.2:18080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	st, err := a.StreamMPTCP(sink.Addr(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for sink.Received() < 1<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d bytes arrived over MPTCP", sink.Received())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := st.Stop(); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	out, _ := b.Exec("ss", "-Mtn")
+	t.Logf("server sockets after stop:\n%s", out)
 }
