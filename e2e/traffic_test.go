@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTrafficFailover runs one long MPTCP transfer from a laptop with eth0
+// and wlan0 to a server behind both, with the daemon on its defaults.
+// Subflows must run over both paths with Wi-Fi as backup while eth0 is
+// usable; data must keep flowing over wlan0 after eth0 loses carrier; and
+// after the redock a subflow over eth0 must join the same connection again.
+func TestTrafficFailover(t *testing.T) {
+	tp := newTopo(t)
+	tp.link("eth0")
+	tp.link("wlan0")
+	tp.addr("eth0", "192.0.2.10/24", true)
+	tp.addr("wlan0", "198.51.100.20/24", true)
+	tp.net.IP("addr", "add", "198.18.0.100/32", "dev", "lo")
+	tp.net.IP("mptcp", "limits", "set", "subflows", "8", "add_addr_accepted", "8")
+	tp.start("--rules", tp.rules("rules.toml", typeOverrides))
+	tp.expect("docked", "4/2", eth0S1, wlanS1)
+
+	// The server's own events: the local side reports backup=0 for a
+	// subflow from a backup endpoint, only the peer sees backup=1.
+	mon := tp.net.Command("ip", "mptcp", "monitor")
+	events := &syncBuffer{}
+	mon.Stdout = events
+	if err := mon.Start(); err != nil {
+		t.Fatalf("ip mptcp monitor: %v", err)
+	}
+	t.Cleanup(func() { mon.Process.Kill(); mon.Wait() })
+	time.Sleep(200 * time.Millisecond) // let the monitor join the group
+
+	sink, err := tp.net.ListenMPTCP("198.18.0.100:18080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sink.Close)
+	st, err := tp.host.StreamMPTCP(sink.Addr(), 20<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Stop() })
+	if got := st.LocalAddr().String(); !strings.HasPrefix(got, "192.0.2.10:") {
+		t.Fatalf("initial subflow left from %s, want eth0's 192.0.2.10", got)
+	}
+
+	waitFor(t, "a backup subflow from wlan0 at the server", func() bool {
+		return hasEvent(events.String(), "SF_ESTABLISHED", "daddr4=198.51.100.20", "backup=1")
+	}, events)
+
+	tp.carrier("eth0", false)
+	tp.expect("undocked", "3/2", wlanS2)
+	flowing(t, sink, "after carrier-off eth0")
+
+	mark := len(events.String())
+	tp.carrier("eth0", true)
+	tp.expect("redocked", "4/2", eth0S1, wlanS1)
+	waitFor(t, "a subflow from eth0 joining again after the redock", func() bool {
+		return hasEvent(events.String()[mark:], "SF_ESTABLISHED", "daddr4=192.0.2.10")
+	}, events)
+	flowing(t, sink, "after the redock")
+}
+
+// flowing checks that at least 1 MiB more reaches the sink.
+func flowing(t *testing.T, sink interface{ Received() int64 }, when string) {
+	t.Helper()
+	start := sink.Received()
+	waitFor(t, "data flowing "+when, func() bool {
+		return sink.Received()-start > 1<<20
+	}, nil)
+}
+
+func hasEvent(log, kind string, attrs ...string) bool {
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, kind) {
+			continue
+		}
+		ok := true
+		for _, a := range attrs {
+			ok = ok && strings.Contains(line, " "+a)
+		}
+		if ok {
+			return true
+		}
+	}
+
+	return false
+}
+
+// waitFor waits for cond, bounded; it fails with what, and the events seen.
+func waitFor(t *testing.T, what string, cond func() bool, events *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			ev := ""
+			if events != nil {
+				ev = events.String()
+			}
+			t.Fatalf("no %s; server events:\n%s", what, ev)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
