@@ -1,0 +1,22 @@
+// Package engine turns snapshots of the network into the endpoint table and
+// limits the MPTCP in-kernel path manager should hold, and keeps the kernel
+// there.
+//
+// The steps, one file each:
+//
+//   - facts.go: one rules.Env per address, with its eligibility. Readiness
+//     (not tentative, DAD not failed, link up with carrier) can never be
+//     relaxed; hygiene (loopback, link-local, ULA, temporary, deprecated, no
+//     default route of the family through the link) can, per
+//     rules.Settings.Hygiene.
+//   - desired.go: the rules decide, per eligible address, which endpoint it
+//     gets; the result is ordered by priority for the kernel's 8 slots; which
+//     kernel endpoints are stale; the automatic limits.
+//   - state.go: which endpoints are ours (made or adopted), persisted per
+//     network namespace so that a restarted daemon knows them again.
+//   - engine.go: the level-triggered loop: debounce, coalesce, resync, retry
+//     with backoff, reload, status.
+//
+// The engine never speaks netlink: it gets snapshots from package watchers
+// and drives the kernel through pm.Kernel and pm.Reconciler.
+package engine
