@@ -32,7 +32,7 @@ run: build
 	./$(BIN) run
 
 demo: build
-	./contrib/demo.sh ./$(BIN)
+	$(GO) run ./contrib/demo -bin ./$(BIN)
 
 bench: build deps
 	$(GO) run ./bench -bin ./$(BIN)
