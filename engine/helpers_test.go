@@ -4,10 +4,15 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/mptcp-autopm/mptcp-autopm/pm"
 	"github.com/mptcp-autopm/mptcp-autopm/rules"
 	"github.com/mptcp-autopm/mptcp-autopm/watchers"
 )
+
+// addrCmp compares netip.Addr values, which go-cmp cannot look into.
+var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 
 // snap builds snapshots for tests in a few words.
 type snap struct{ watchers.Snapshot }
