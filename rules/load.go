@@ -3,11 +3,11 @@ package rules
 import (
 	"cmp"
 	"errors"
-	"math"
-	"slices"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
