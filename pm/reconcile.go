@@ -1,0 +1,122 @@
+package pm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// A Reconciler moves a kernel's path manager toward a desired state. It
+// keeps no state between calls: every Reconcile reads the kernel again, so
+// edits made by others and lost events are repaired on the next call.
+type Reconciler struct {
+	k   Kernel
+	log *slog.Logger
+}
+
+// NewReconciler returns a Reconciler for k. A nil log discards the debug
+// lines it writes for every op.
+func NewReconciler(k Kernel, log *slog.Logger) *Reconciler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	return &Reconciler{k: k, log: log.With("component", "pm")}
+}
+
+// Result is what one Reconcile did: the plan, the ops the kernel accepted
+// (an add with the id the kernel chose) and the ops that failed or were
+// skipped.
+type Result struct {
+	Plan    Plan
+	Applied []Op
+	Failed  []OpError
+}
+
+// Reconcile reads the kernel's table and limits, diffs them against d and
+// applies the plan. Every op is tried even when another fails, except an
+// add whose preceding delete failed (ErrSkipped). The error is the
+// errors.Join of the OpErrors, each naming its endpoint, or the failure to
+// read the kernel, in which case nothing was changed.
+func (r *Reconciler) Reconcile(d Desired) (Result, error) {
+	table, err := r.k.Endpoints()
+	if err != nil {
+		return Result{}, fmt.Errorf("reading endpoints: %w", err)
+	}
+
+	limits, err := r.k.Limits()
+	if err != nil {
+		return Result{}, fmt.Errorf("reading limits: %w", err)
+	}
+
+	res := Result{Plan: Diff(table, limits, d)}
+	r.apply(&res)
+
+	errs := make([]error, len(res.Failed))
+	for i, f := range res.Failed {
+		errs[i] = f
+	}
+
+	return res, errors.Join(errs...)
+}
+
+// apply sends the plan's ops in order.
+func (r *Reconciler) apply(res *Result) {
+	prevFailed := false
+	for i, op := range res.Plan.Ops {
+		var err error
+		if op.Kind == OpAdd && i > 0 &&
+			res.Plan.Ops[i-1].Kind == OpDelete && prevFailed {
+			err = ErrSkipped
+		} else {
+			op, err = r.send(op)
+		}
+		prevFailed = err != nil
+
+		if err != nil {
+			res.Failed = append(res.Failed, OpError{Op: op, Err: err})
+			continue
+		}
+		r.logApplied(op)
+		res.Applied = append(res.Applied, op)
+	}
+}
+
+// logApplied writes one debug line for an op the kernel accepted.
+func (r *Reconciler) logApplied(op Op) {
+	if op.Kind == OpSetLimits {
+		r.log.Debug("limits set", "subflows", op.Limits.Subflows,
+			"add_addr_accepted", op.Limits.AddAddrAccepted)
+		return
+	}
+
+	msg := map[OpKind]string{
+		OpAdd:      "endpoint added",
+		OpDelete:   "endpoint deleted",
+		OpSetFlags: "endpoint flags set",
+	}[op.Kind]
+	r.log.Debug(msg, "addr", op.Endpoint.Addr,
+		"endpoint_id", op.Endpoint.ID, "flags", op.Endpoint.Flags.String())
+}
+
+// send makes the kernel request for op. It returns op with the endpoint as
+// stored for an add.
+func (r *Reconciler) send(op Op) (Op, error) {
+	switch op.Kind {
+	case OpAdd:
+		e, err := r.k.AddEndpoint(op.Endpoint)
+		if err == nil {
+			op.Endpoint = e
+		}
+
+		return op, err
+	case OpDelete:
+		return op, r.k.DeleteEndpoint(op.Endpoint.ID, op.Endpoint.Addr)
+	case OpSetFlags:
+		return op, r.k.SetFlags(op.Endpoint)
+	case OpSetLimits:
+		return op, r.k.SetLimits(op.Limits)
+	}
+
+	return op, fmt.Errorf("unknown op kind %d", int(op.Kind))
+}
