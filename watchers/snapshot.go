@@ -82,6 +82,9 @@ func (r Route) Default() bool { return r.Dst.IsValid() && r.Dst.Bits() == 0 }
 // MPTCPStats counts subflows per local address, from MPTCP events.
 type MPTCPStats struct {
 	Connections int
+	// Announced counts the addresses peers announced (ADD_ADDR) to the
+	// open connections and have not removed since.
+	Announced int
 	// Subflows is keyed by local address (and ifindex when the event had
 	// one), never by local id: subflows from the initial address carry id 0.
 	Subflows map[SubflowKey]SubflowCount
