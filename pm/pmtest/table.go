@@ -2,6 +2,7 @@ package pmtest
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -233,8 +234,10 @@ func (t *table) delete(id uint8, addr netip.Addr) error {
 // together and every other bit is ignored.
 func (t *table) setFlags(e pm.Endpoint) error {
 	if e.ID == 0 && !e.Addr.IsValid() {
-		return kernelErr(opSetFlags, e, 0, unix.EOPNOTSUPP,
-			"missing address ID")
+		// The kernel would answer EOPNOTSUPP "missing address ID"; the
+		// client does not send such a request.
+		return localErr(opSetFlags, e, 0,
+			errors.New("either id or address is needed"))
 	}
 
 	cur, ok := t.lookup(e)
@@ -263,8 +266,13 @@ func (t *table) flush() {
 
 // setLimits is atomic: a value above the maximum changes neither.
 func (t *table) setLimits(l pm.Limits) error {
-	if err := l.Validate(); err != nil {
-		return localErr(opLimits, pm.Endpoint{}, 0, err)
+	// The client refuses a value above the maximum before sending; the
+	// kernel would answer EINVAL "limit greater than maximum (8)".
+	for _, v := range []uint32{l.Subflows, l.AddAddrAccepted} {
+		if v > pm.MaxLimit {
+			return localErr(opLimits, pm.Endpoint{}, 0, fmt.Errorf(
+				"limit greater than maximum (%d): %d", pm.MaxLimit, v))
+		}
 	}
 	t.limits = l
 
