@@ -34,7 +34,7 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mptcp-autopm COMMAND [ARGS]")
+	fmt.Fprintln(os.Stderr, "usage: mptcp-autopm [OPTIONS] COMMAND [ARGS]")
 	fmt.Fprintln(os.Stderr)
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -44,31 +44,50 @@ func usage() {
 	for _, n := range names {
 		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintln(os.Stderr)
+	fmt.Fprintln(os.Stderr, mptcpUsage)
 }
 
 func main() {
 	os.Exit(dispatch(os.Args[1:]))
 }
 
+// dispatch runs the command in args. Options before the command are read
+// as ip(8) reads its own (mptcp-autopm -n NS -j endpoint show) and handed
+// to the command at the head of its arguments.
 func dispatch(args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	i, opts, err := splitGlobal(args)
+	if err != nil {
+		return report(err)
+	}
+
+	if i == len(args) || opts.help || matches(args[i], "help") {
 		usage()
-		if len(args) == 0 {
+		if i == len(args) && !opts.help {
 			return 255
 		}
 
 		return 0
 	}
 
-	cmd, ok := commands[args[0]]
+	cmd, ok := lookupCommand(args[i])
 	if !ok {
-		fmt.Fprintf(os.Stderr, "mptcp-autopm: unknown command %q\n", args[0])
+		fmt.Fprintf(os.Stderr, "mptcp-autopm: unknown command %q\n", args[i])
 		usage()
 
 		return 255
 	}
 
-	err := cmd.run(args[1:])
+	pre := args[:i:i]
+	if len(pre) > 0 && pre[len(pre)-1] == "--" {
+		pre = pre[:len(pre)-1]
+	}
+
+	return report(cmd.run(append(pre, args[i+1:]...)))
+}
+
+// report prints err as one "Error: ..." line and returns the exit code.
+func report(err error) int {
 	if err == nil {
 		return 0
 	}
