@@ -100,18 +100,22 @@ func writeRule(b *strings.Builder, r Rule) {
 	b.WriteString("\n")
 }
 
-// tomlString quotes s for TOML: a literal string when it can, a multi-line
-// literal string for an expression written over several lines, a basic
-// string with escapes otherwise.
+// tomlString quotes s for TOML: a basic string ("...") when nothing in it
+// needs escaping, a literal string ('...') for an expression with quotes
+// or backslashes, a multi-line literal string for an expression written
+// over several lines, and an escaped basic string otherwise.
 func tomlString(s string) string {
 	ctl := strings.ContainsFunc(s, func(r rune) bool {
 		return (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f
 	})
+	multi := strings.Contains(s, "\n")
 	switch {
 	case ctl:
-	case !strings.ContainsAny(s, "'\n"):
+	case !multi && !strings.ContainsAny(s, "\"\\\t"):
+		return `"` + s + `"`
+	case !multi && !strings.Contains(s, "'"):
 		return "'" + s + "'"
-	case !strings.Contains(s, "'''") && !strings.HasSuffix(s, "'"):
+	case multi && !strings.Contains(s, "'''") && !strings.HasSuffix(s, "'"):
 		return "'''\n" + s + "'''"
 	}
 
