@@ -3,6 +3,8 @@ package watchers
 import (
 	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -67,20 +69,29 @@ func operState(s netlink.LinkOperState) string {
 }
 
 // arphrdNames maps the library's names of ARPHRD values back to the
-// values: LinkAttrs keeps only the name (nl.IfInfomsg.EncapType).
+// values: LinkAttrs keeps only the name (nl.IfInfomsg.EncapType), and
+// "unknownN" for a value it has no name for.
 var arphrdNames = sync.OnceValue(func() map[string]uint16 {
 	names := make(map[string]uint16)
 	for t := range uint32(1 << 16) {
 		msg := nl.IfInfomsg{IfInfomsg: unix.IfInfomsg{Type: uint16(t)}}
-		if _, dup := names[msg.EncapType()]; !dup {
-			names[msg.EncapType()] = uint16(t)
+		name := msg.EncapType()
+		if _, dup := names[name]; !dup && !strings.HasPrefix(name, "unknown") {
+			names[name] = uint16(t)
 		}
 	}
 
 	return names
 })
 
-func arphrdOf(name string) uint16 { return arphrdNames()[name] }
+func arphrdOf(name string) uint16 {
+	if n, ok := strings.CutPrefix(name, "unknown"); ok {
+		t, _ := strconv.ParseUint(n, 10, 16)
+		return uint16(t)
+	}
+
+	return arphrdNames()[name]
+}
 
 // addrOf converts an address from a dump.
 func addrOf(a netlink.Addr) (Addr, bool) {
