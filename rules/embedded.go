@@ -23,7 +23,7 @@ var defaultTOML []byte
 func Default() *Set { return embedded() }
 
 var embedded = sync.OnceValue(func() *Set {
-	s, err := parse(EmbeddedName, defaultTOML)
+	s, err := parse(EmbeddedName, defaultTOML, nil)
 	if err != nil {
 		// Tests load the embedded file; this is a build mistake.
 		panic("rules: embedded default.toml: " + err.Error())

@@ -45,7 +45,7 @@ func loadOrDefault(path string) (*Set, error) {
 // each is an *Error naming the file, the rule and the position. No Set is
 // returned when there is any.
 func Parse(name string, data []byte) (*Set, error) {
-	s, err := parse(name, data)
+	s, err := parse(name, data, Default())
 	if err != nil {
 		return nil, err
 	}
@@ -57,8 +57,10 @@ func Parse(name string, data []byte) (*Set, error) {
 	return s, nil
 }
 
-// parse compiles a file without adding the embedded rules.
-func parse(name string, data []byte) (*Set, error) {
+// parse compiles a file without adding the embedded rules. When the file
+// keeps the rules of fallback, its rules may not take their names: a
+// decision names its rule, and must name one rule only.
+func parse(name string, data []byte, fallback *Set) (*Set, error) {
 	var f document
 	md, err := toml.Decode(string(data), &f)
 	if err != nil {
@@ -66,6 +68,13 @@ func parse(name string, data []byte) (*Set, error) {
 	}
 
 	p := parser{name: name, ix: indexLines(data)}
+	if fallback != nil && !(f.Settings.EmbeddedRules != nil &&
+		!*f.Settings.EmbeddedRules) {
+		p.taken = map[string]bool{}
+		for _, r := range fallback.rules {
+			p.taken[r.Name] = true
+		}
+	}
 	for _, r := range f.Rule {
 		p.names = append(p.names, r.Name)
 	}
@@ -126,6 +135,8 @@ type parser struct {
 	ix   *lineIndex
 	// names are the names of the file's rules, in order.
 	names []string
+	// taken are the names of the embedded rules when the file keeps them.
+	taken map[string]bool
 	errs  []error
 }
 

@@ -40,8 +40,8 @@ func TestParseErrors(t *testing.T) {
 			"rules.toml:5: unknown key settings.hygiene.allow_lan",
 	}, {
 		name: "unknown fact",
-		data: "[[rule]]\nname = 'wifi'\nwhen = 'link.type == \"wifi\" && linx.up'\nflags = ['subflow']\n",
-		want: `rules.toml:3: rule "wifi": when: line 1, column 24: unknown name linx
+		data: "[[rule]]\nname = 'home-wifi'\nwhen = 'link.type == \"wifi\" && linx.up'\nflags = ['subflow']\n",
+		want: `rules.toml:3: rule "home-wifi": when: line 1, column 24: unknown name linx
  | link.type == "wifi" && linx.up
  | .......................^`,
 	}, {
@@ -86,6 +86,10 @@ rules.toml:3: rule "a": when: line 1, column 16: inCIDR: bad CIDR prefix "10/8"
 		data: "[[rule]]\nname = 'a'\nwhen = 'true'\nflags = ['subflow']\n\n" +
 			"[[rule]]\nname = 'a'\nwhen = 'false'\nskip = true\n",
 		want: `rules.toml:7: rule "a": name: duplicate name, first used at line 1`,
+	}, {
+		name: "name of an embedded rule",
+		data: "[[rule]]\nname = 'wifi'\nwhen = 'true'\nflags = ['subflow']\n",
+		want: `rules.toml:2: rule "wifi": name: an embedded rule has this name; choose another or set embedded_rules = false`,
 	}, {
 		name: "unknown flag",
 		data: "[[rule]]\nname = 'a'\nwhen = 'true'\nflags = ['subflow', 'turbo']\n",
@@ -183,7 +187,7 @@ rules.toml:3: rule "a": when: line 1, column 16: inCIDR: bad CIDR prefix "10/8"
 
 // TestErrorFields checks that a caller can take an error apart.
 func TestErrorFields(t *testing.T) {
-	data := "[[rule]]\nname = 'wifi'\nwhen = 'link.type == \"wifi\" && linx'\nflags = ['subflow']\n"
+	data := "[[rule]]\nname = 'home-wifi'\nwhen = 'link.type == \"wifi\" && linx'\nflags = ['subflow']\n"
 	_, err := Parse("rules.toml", []byte(data))
 
 	var e *Error
@@ -191,7 +195,7 @@ func TestErrorFields(t *testing.T) {
 		t.Fatalf("error %v is no *Error", err)
 	}
 
-	want := &Error{File: "rules.toml", Line: 3, Rule: "wifi", Key: "when",
+	want := &Error{File: "rules.toml", Line: 3, Rule: "home-wifi", Key: "when",
 		Msg: "line 1, column 24: unknown name linx\n" +
 			" | link.type == \"wifi\" && linx\n" +
 			" | .......................^"}

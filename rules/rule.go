@@ -20,6 +20,10 @@ func (p *parser) rules(frs []fileRule) []Rule {
 		} else {
 			first[fr.Name] = i
 		}
+		if p.taken[fr.Name] {
+			p.ruleFail(i, fr.Name, "name", "an embedded rule has this "+
+				"name; choose another or set embedded_rules = false")
+		}
 
 		if r, ok := p.rule(i, fr); ok {
 			out = append(out, r)
