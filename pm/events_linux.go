@@ -90,6 +90,13 @@ func (c *EventConn) SetDeadline(t time.Time) error {
 	return c.nl.SetDeadline(t)
 }
 
+// SetReadBuffer sets the socket's receive buffer in bytes (DialEvents asks
+// for 1 MiB); the kernel doubles the value and may cap it at
+// net.core.rmem_max.
+func (c *EventConn) SetReadBuffer(bytes int) error {
+	return c.nl.SetReadBuffer(bytes)
+}
+
 // Close leaves the group and closes the connection; a blocked Receive
 // returns an error.
 func (c *EventConn) Close() error { return c.nl.Close() }
