@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The contestants, in the order the table prints them.
+const (
+	autopm = "mptcp-autopm"
+	mptcpd = "mptcpd"
+	floor  = "floor"
+	static = "static" // failover only: endpoints set once by hand
+)
+
+var contestants = []string{autopm, mptcpd, floor}
+
+// A daemon is one contestant's process, running inside an env's host
+// namespace. Its standard output and error go to a log file; lines that
+// match opLine count as kernel operations.
+type daemon struct {
+	name string
+	cmd  *exec.Cmd
+	ops  atomic.Int64
+	done chan struct{}
+	log  string
+}
+
+// launcher starts contestants. Every daemon gets the same kind of
+// namespace and is started the same way: `ip netns exec HOST program`.
+type launcher struct {
+	work   string // directory for logs, state and the rules file
+	bin    string // mptcp-autopm
+	self   string // this program, for the floor
+	mptcpd mptcpdBin
+	seq    atomic.Int64
+}
+
+// opLines recognise one kernel operation in a contestant's log. mptcpd
+// logs none of its own (see opsNote).
+var opLines = map[string]*regexp.Regexp{
+	autopm: regexp.MustCompile(autopmOpPattern),
+	floor:  regexp.MustCompile(`^op (add|del) `),
+}
+
+// start runs contestant name in ns.
+func (l *launcher) start(name string, ns *netNS) (*daemon, error) {
+	n := l.seq.Add(1)
+	d := &daemon{
+		name: name,
+		done: make(chan struct{}),
+		log:  filepath.Join(l.work, "logs", fmt.Sprintf("%03d-%s.log", n, name)),
+	}
+
+	switch name {
+	case autopm:
+		dir := filepath.Join(l.work, "state", fmt.Sprint(n))
+		d.cmd = ns.command(l.bin, autopmArgs(l.work, dir)...)
+	case mptcpd:
+		d.cmd = ns.command("env", l.mptcpd.args()...)
+	case floor:
+		d.cmd = ns.command(l.self, "-floor")
+	default:
+		return nil, fmt.Errorf("no daemon for contestant %q", name)
+	}
+
+	if err := d.run(opLines[name]); err != nil {
+		return nil, fmt.Errorf("starting %s in %s: %w", name, ns.name, err)
+	}
+	atExit(d.stop)
+
+	return d, nil
+}
+
+func (d *daemon) run(opLine *regexp.Regexp) error {
+	if err := os.MkdirAll(filepath.Dir(d.log), 0o755); err != nil {
+		return err
+	}
+
+	f, err := os.Create(d.log)
+	if err != nil {
+		return err
+	}
+
+	r, w := io.Pipe()
+	d.cmd.Stdout, d.cmd.Stderr = w, w
+	if err := d.cmd.Start(); err != nil {
+		f.Close()
+		return err
+	}
+
+	var copying sync.WaitGroup
+	copying.Add(1)
+	go func() {
+		defer copying.Done()
+		d.scan(r, f, opLine)
+	}()
+	go func() {
+		d.cmd.Wait()
+		w.Close()
+		copying.Wait()
+		f.Close()
+		close(d.done)
+	}()
+
+	return nil
+}
+
+func (d *daemon) scan(r io.Reader, f *os.File, opLine *regexp.Regexp) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if opLine != nil && opLine.Match(line) {
+			d.ops.Add(1)
+		}
+		f.Write(append(line, '\n'))
+	}
+	io.Copy(io.Discard, r)
+}
+
+// pid is the daemon's process id: `ip netns exec` and env(1) exec the
+// program, so the process started is the daemon itself.
+func (d *daemon) pid() int { return d.cmd.Process.Pid }
+
+// exited reports whether the process is gone.
+func (d *daemon) exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and, after two seconds, SIGKILL.
+func (d *daemon) stop() {
+	if d.exited() {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(2 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.done
+	}
+}

@@ -1,0 +1,254 @@
+// Command bench measures mptcp-autopm against mptcpd and against a floor,
+// the least a path manager can do, in network namespaces of its own, and
+// prints one table (also written as JSON). See README.md.
+//
+// It must run as root: it makes namespaces (all named mpa-bench-*), and
+// never changes the network namespace it runs in.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type config struct {
+	bin            string
+	out            string
+	work           string
+	src            string
+	smoke          bool
+	samples        int
+	carrierSamples int
+	bursts         int
+	burstOps       int
+	idle           time.Duration
+	failoverRuns   int
+	wait           time.Duration
+	poll           time.Duration
+	only           string
+}
+
+// A bench is one run.
+type bench struct {
+	cfg    config
+	launch *launcher
+	poll   *poller
+	rep    *report
+}
+
+func main() {
+	var cfg config
+	floorMode := flag.Bool("floor", false, "run as the floor daemon (used by the bench itself)")
+	flag.StringVar(&cfg.bin, "bin", "./bin/mptcp-autopm", "mptcp-autopm binary")
+	flag.StringVar(&cfg.out, "out", "", "JSON report path (default WORK/bench-DATE.json)")
+	flag.StringVar(&cfg.work, "work", defaultWork(), "directory for mptcpd, logs and reports")
+	flag.StringVar(&cfg.src, "src", ".", "module root, for the rules benchmark (go test)")
+	flag.BoolVar(&cfg.smoke, "smoke", false, "few samples, short idle: proves the harness works")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated figures to run (1-7), default all")
+	names := flag.String("contestants", strings.Join(contestants, ","),
+		"contestants to run")
+	flag.DurationVar(&cfg.poll, "poll", 100*time.Microsecond, "sleep between table dumps")
+	flag.Parse()
+
+	if *floorMode {
+		if err := runFloor(); err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+
+	contestants = strings.Split(*names, ",")
+	cfg.defaults()
+	os.Exit(runMain(cfg))
+}
+
+func defaultWork() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+
+	return filepath.Join(dir, "mptcp-autopm-bench")
+}
+
+// defaults sets the sample counts of a full run or of a smoke run.
+func (c *config) defaults() {
+	c.samples, c.carrierSamples, c.bursts, c.burstOps = 200, 30, 3, 1000
+	c.idle, c.failoverRuns, c.wait = 30*time.Second, 3, 3*time.Second
+	if c.smoke {
+		c.samples, c.carrierSamples, c.bursts, c.burstOps = 5, 2, 1, 200
+		c.idle, c.failoverRuns, c.wait = 2*time.Second, 1, 2*time.Second
+	}
+}
+
+func runMain(cfg config) int {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		fmt.Fprintf(os.Stderr, "bench: %s: cleaning up\n", s)
+		runCleanups()
+		os.Exit(130)
+	}()
+	defer runCleanups()
+
+	b, err := newBench(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+
+	b.runFigures()
+	b.finish()
+
+	if err := b.rep.write(b.cfg.out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	fmt.Println()
+	b.rep.print(os.Stdout)
+	fmt.Printf("\nnotes:\n")
+	for _, n := range b.rep.Notes {
+		fmt.Printf("- %s\n", n)
+	}
+	for fig, e := range b.rep.Errors {
+		fmt.Printf("ERROR in figure %s: %s\n", fig, e)
+	}
+	fmt.Printf("\nJSON report: %s\n", b.cfg.out)
+	if len(b.rep.Errors) > 0 {
+		return 1
+	}
+
+	return 0
+}
+
+func newBench(cfg config) (*bench, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("needs root: it makes network namespaces")
+	}
+	if _, err := os.Stat("/proc/sys/net/mptcp/enabled"); err != nil {
+		return nil, errors.New("this kernel has no MPTCP")
+	}
+
+	if err := os.MkdirAll(cfg.work, 0o755); err != nil {
+		return nil, err
+	}
+	if cfg.out == "" {
+		cfg.out = filepath.Join(cfg.work,
+			"bench-"+time.Now().UTC().Format("20060102T150405Z")+".json")
+	}
+
+	bin, err := filepath.Abs(cfg.bin)
+	if err != nil {
+		return nil, err
+	}
+	cfg.bin = bin
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+
+	mpd, err := fetchMptcpd(cfg.work)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := writeAutopmRules(cfg.work); err != nil {
+		return nil, err
+	}
+
+	b := &bench{
+		cfg:    cfg,
+		launch: &launcher{work: cfg.work, bin: bin, self: self, mptcpd: mpd},
+		poll:   &poller{interval: cfg.poll},
+		rep:    newReport(cfg, mpd),
+	}
+
+	return b, nil
+}
+
+func newReport(cfg config, mpd mptcpdInfoSource) *report {
+	var u unix.Utsname
+	unix.Uname(&u)
+
+	return &report{
+		Date:    time.Now().UTC().Format(time.RFC3339),
+		Command: strings.Join(os.Args, " "),
+		Kernel:  unix.ByteSliceToString(u.Release[:]),
+		CPUs:    runtime.NumCPU(),
+		Smoke:   cfg.smoke,
+		Mptcpd:  mpd.info(),
+		Samples: map[string]any{},
+		Errors:  map[string]string{},
+	}
+}
+
+type mptcpdInfoSource interface{ info() mptcpdInfo }
+
+func (m mptcpdBin) info() mptcpdInfo {
+	return mptcpdInfo{
+		Version: m.version,
+		Command: append([]string{"mptcpd", "--plugin-dir=..."}, mptcpdFlags...),
+	}
+}
+
+// figures are run in this order; each one that fails is reported and the
+// others still run.
+func (b *bench) runFigures() {
+	figs := []struct {
+		id  string
+		run func() error
+	}{
+		{"1,2,3", b.reactionFigures},
+		{"4", b.burstFigure},
+		{"5", b.idleFigure},
+		{"6", b.rulesFigure},
+		{"7", b.failoverFigure},
+	}
+	for _, f := range figs {
+		if !b.wants(strings.Split(f.id, ",")) {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "bench: figure %s ...\n", f.id)
+		start := time.Now()
+		if err := f.run(); err != nil {
+			b.rep.Errors[f.id] = err.Error()
+			fmt.Fprintf(os.Stderr, "bench: figure %s: %v\n", f.id, err)
+		}
+		runCleanups()
+		fmt.Fprintf(os.Stderr, "bench: figure %s took %s\n", f.id,
+			time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// wants reports whether -only selects any of ids.
+func (b *bench) wants(ids []string) bool {
+	if b.cfg.only == "" {
+		return true
+	}
+	for _, w := range strings.Split(b.cfg.only, ",") {
+		if slices.Contains(ids, strings.TrimSpace(w)) {
+			return true
+		}
+	}
+
+	return false
+}
+
+func init() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr,
+		&slog.HandlerOptions{Level: slog.LevelInfo})))
+}
