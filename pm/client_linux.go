@@ -62,7 +62,7 @@ func Dial(cfg *Config) (*Client, error) {
 // DialNetNS dials the namespace that `ip netns add NAME` made, as
 // `ip -n NAME` does.
 func DialNetNS(name string) (*Client, error) {
-	if name == "" || filepath.Base(name) != name {
+	if name == "" || name == "." || name == ".." || filepath.Base(name) != name {
 		return nil, fmt.Errorf("dialing netns %q: not a namespace name", name)
 	}
 
@@ -117,7 +117,9 @@ func getFamily(nl *netlink.Conn, name string) (familyInfo, error) {
 	msgs, err := execute(nl, unix.GENL_ID_CTRL, unix.CTRL_CMD_GETFAMILY,
 		netlink.Request, data)
 	if errors.Is(err, unix.ENOENT) {
-		return familyInfo{}, fmt.Errorf("resolving family %s: %w (is MPTCP enabled in this kernel?)", name, err)
+		// The family is registered only when the kernel has MPTCP.
+		return familyInfo{}, fmt.Errorf(
+			"resolving family %s: %w (no MPTCP in this kernel?)", name, err)
 	}
 	if err != nil {
 		return familyInfo{}, fmt.Errorf("resolving family %s: %w", name, err)

@@ -39,6 +39,9 @@ func ipShow(t *testing.T, ns *nstest.NS) string {
 	return strings.Join(lines, "\n")
 }
 
+// addrEq compares netip.Addr values with ==, as go-cmp cannot look inside.
+var addrEq = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
 func mustAdd(t *testing.T, c *pm.Client, e pm.Endpoint) pm.Endpoint {
 	t.Helper()
 	got, err := c.AddEndpoint(e)
@@ -58,23 +61,31 @@ func TestClientAddShownByIproute(t *testing.T) {
 	ns.Veth("v1", 11, ns, "v2", 12)
 	ns.IP("addr", "add", "10.9.1.1/24", "dev", "v1")
 
+	var (
+		a4     = netip.MustParseAddr("10.9.1.1")
+		a6     = netip.MustParseAddr("2001:db8::1")
+		bare   = netip.MustParseAddr("198.51.100.9")
+		sub    = pm.FlagSubflow | pm.FlagBackup
+		mesh   = pm.FlagSubflow | pm.FlagFullmesh
+		signal = pm.FlagSignal
+	)
 	adds := []pm.Endpoint{
-		{Addr: netip.MustParseAddr("10.9.1.1"), Flags: pm.FlagSubflow | pm.FlagBackup, Ifindex: 11},
-		{Addr: netip.MustParseAddr("10.9.1.1"), Port: 20001, Flags: pm.FlagSignal},
-		{ID: 50, Addr: netip.MustParseAddr("2001:db8::1"), Flags: pm.FlagSubflow | pm.FlagFullmesh},
-		{Addr: netip.MustParseAddr("198.51.100.9")},
+		{Addr: a4, Flags: sub, Ifindex: 11},
+		{Addr: a4, Port: 20001, Flags: signal},
+		{ID: 50, Addr: a6, Flags: mesh},
+		{Addr: bare},
 	}
 	want := []pm.Endpoint{
-		{ID: 1, Addr: netip.MustParseAddr("10.9.1.1"), Flags: pm.FlagSubflow | pm.FlagBackup, Ifindex: 11},
-		{ID: 2, Addr: netip.MustParseAddr("10.9.1.1"), Port: 20001, Flags: pm.FlagSignal},
-		{ID: 50, Addr: netip.MustParseAddr("2001:db8::1"), Flags: pm.FlagSubflow | pm.FlagFullmesh},
-		{ID: 51, Addr: netip.MustParseAddr("198.51.100.9")},
+		{ID: 1, Addr: a4, Flags: sub, Ifindex: 11},
+		{ID: 2, Addr: a4, Port: 20001, Flags: signal},
+		{ID: 50, Addr: a6, Flags: mesh},
+		{ID: 51, Addr: bare},
 	}
 	var got []pm.Endpoint
 	for _, e := range adds {
 		got = append(got, mustAdd(t, c, e))
 	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(want, got, addrEq); diff != "" {
 		t.Errorf("unexpected added endpoints (-want +got):\n%s", diff)
 	}
 
@@ -82,7 +93,7 @@ func TestClientAddShownByIproute(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listing endpoints: %v", err)
 	}
-	if diff := cmp.Diff(want, dump, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(want, dump, addrEq); diff != "" {
 		t.Errorf("unexpected dump (-want +got):\n%s", diff)
 	}
 
@@ -112,7 +123,7 @@ func TestClientReadsWhatIprouteAdds(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listing endpoints: %v", err)
 	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(want, got, addrEq); diff != "" {
 		t.Errorf("unexpected endpoints (-want +got):\n%s", diff)
 	}
 

@@ -268,7 +268,9 @@ func decodeLimits(b []byte) (Limits, error) {
 	}
 
 	if !gotAccept || !gotSubf {
-		return Limits{}, fmt.Errorf("decoding limits: %d attributes, missing add_addr_accepted or subflows", seen)
+		return Limits{}, fmt.Errorf(
+			"decoding limits: %d attributes, want add_addr_accepted and subflows",
+			seen)
 	}
 
 	return l, nil

@@ -123,7 +123,8 @@ func validateEndpoint(e Endpoint) error {
 // ignores the other bits, as the kernel does.
 func ValidateFlagsChange(f Flags) error {
 	if f&^InPlace != 0 {
-		return fmt.Errorf("%w: invalid flags %q, backup and fullmesh only", ErrInvalid, f&^InPlace)
+		return fmt.Errorf("%w: invalid flags %q, backup and fullmesh only",
+			ErrInvalid, f&^InPlace)
 	}
 
 	return nil

@@ -98,7 +98,8 @@ func (ns *NS) DialMPTCP(ctx context.Context, addr string) (*net.TCPConn, error) 
 	tc := conn.(*net.TCPConn)
 	if mp, err := tc.MultipathTCP(); err != nil || !mp {
 		tc.Close()
-		return nil, fmt.Errorf("dialing %s from %s: connection is not MPTCP (%v)", addr, ns.Name, err)
+		return nil, fmt.Errorf("dialing %s from %s: fell back to TCP (%v)",
+			addr, ns.Name, err)
 	}
 
 	return tc, nil
