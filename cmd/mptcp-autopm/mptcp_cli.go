@@ -83,8 +83,9 @@ var _ pmClient = (*pm.Client)(nil)
 // A session runs one sub-command: it owns the options, the output and
 // the way to reach the kernel, which tests replace.
 type session struct {
-	out  io.Writer
-	opts options
+	out    io.Writer
+	errOut io.Writer // warnings that do not end the command
+	opts   options
 
 	// dial connects to the path manager of the namespace at path ("" is
 	// our own).
@@ -109,7 +110,8 @@ func newSession(out io.Writer) *session {
 	}
 
 	return &session{
-		out: out,
+		out:    out,
+		errOut: os.Stderr,
 		dial: func(path string) (pmClient, error) {
 			if path == "" {
 				return pm.Dial(nil)

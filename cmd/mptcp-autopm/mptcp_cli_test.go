@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 	"testing"
@@ -86,6 +87,7 @@ func fakeSession(f *fakeClient) (*session, *strings.Builder) {
 	var out strings.Builder
 	s := &session{
 		out:     &out,
+		errOut:  io.Discard,
 		dial:    func(string) (pmClient, error) { return f, nil },
 		ifindex: func(_, name string) int32 { return testIfindex(name) },
 		ifname:  func(_ string, i int32) string { return map[int32]string{3: "eth0"}[i] },
@@ -271,10 +273,18 @@ func TestFollowEvents(t *testing.T) {
 	}
 	s, out := fakeSession(&fakeClient{})
 	s.opts = options{json: true}
+	var warnings strings.Builder
+	s.errOut = &warnings
 
 	err := s.follow(ev, "", func() time.Time { return time.Unix(0, 0) })
 	if code, _ := exitOf(err); code != 2 {
 		t.Errorf("unexpected exit for a receive error: got %d (%v), want 2", code, err)
+	}
+
+	lost := "netlink receive error No buffer space available (105)\n"
+	if warnings.String() != lost {
+		t.Errorf("unexpected warning for lost events: got %q, want %q",
+			warnings.String(), lost)
 	}
 
 	want := strings.Repeat(`{"event":"CLOSED","token":"0xab"}`+"\n", 2)

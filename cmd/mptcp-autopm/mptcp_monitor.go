@@ -70,7 +70,7 @@ func (s *session) follow(ev eventSource, path string, now func() time.Time) erro
 	for {
 		evs, err := ev.Receive()
 		if errors.Is(err, pm.ErrEventsLost) {
-			fmt.Fprintf(os.Stderr, "netlink receive error %s (%d)\n",
+			fmt.Fprintf(s.errOut, "netlink receive error %s (%d)\n",
 				"No buffer space available", syscall.ENOBUFS)
 			continue
 		}
