@@ -256,3 +256,75 @@ func errText(err error) string {
 	return fmt.Sprintf("%s (%d): %s", unix.ErrnoName(errno), int(errno),
 		pe.Message)
 }
+
+// TestCrosscheckReconcile drives the same desired states through the
+// reconciler on both kernels and requires the same tables, ids included,
+// and the same ops.
+func TestCrosscheckReconcile(t *testing.T) {
+	ns := nstest.New(t, "pmr")
+	ns.IP("addr", "add", "198.51.100.10/32", "dev", "lo")
+
+	real, err := pm.Dial(&pm.Config{NetNS: ns.Path()})
+	if err != nil {
+		t.Fatalf("dialing the namespace's path manager: %v", err)
+	}
+	t.Cleanup(func() { real.Close() })
+	fake := pmtest.New()
+	fake.SetIfnames(map[int32]string{1: "lo"})
+
+	const S, F, B = pm.FlagSignal, pm.FlagSubflow, pm.FlagBackup
+	states := [][]pm.Endpoint{
+		{ep("198.51.100.10", 0, 0, F, 1)},
+		{ep("198.51.100.10", 0, 0, F, 1), ep("203.0.113.20", 0, 0, F, 0)},
+		{ep("198.51.100.10", 0, 0, F|B, 1), ep("203.0.113.20", 0, 0, F, 0)},
+		{ep("203.0.113.20", 0, 0, S, 0)},
+		{ep("198.51.100.10", 0, 8443, S, 1), ep("203.0.113.20", 0, 0, S, 0)},
+		fillState(11),
+		{ep("198.51.100.10", 0, 0, F, 1)},
+		nil,
+	}
+	for i, want := range states {
+		d := pm.Desired{
+			Endpoints: want,
+			Stale:     func(pm.Endpoint) bool { return true },
+			Limits: func(t []pm.Endpoint) pm.LimitsWant {
+				n := uint32(len(t))
+				return pm.LimitsWant{Subflows: &n}
+			},
+		}
+		wantRes, wantErr := pm.NewReconciler(real, nil).Reconcile(d)
+		gotRes, gotErr := pm.NewReconciler(fake, nil).Reconcile(d)
+		if wantErr != nil || gotErr != nil {
+			t.Fatalf("state %d: kernel: %v; fake: %v", i, wantErr, gotErr)
+		}
+		if w, g := opText(wantRes.Applied), opText(gotRes.Applied); w != g {
+			t.Errorf("state %d: fake applied\n%skernel applied\n%s", i, g, w)
+		}
+		t.Logf("state %d:\n%s", i, opText(wantRes.Applied))
+		compareState(t, fmt.Sprintf("state %d", i), ns, fake, real)
+	}
+}
+
+func fillState(n int) []pm.Endpoint {
+	var eps []pm.Endpoint
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{10, 20, 0, byte(i + 1)})
+		eps = append(eps, pm.Endpoint{Addr: a, Flags: pm.FlagSubflow})
+	}
+
+	return eps
+}
+
+// opText lists applied ops with the ids the kernel gave.
+func opText(ops []pm.Op) string {
+	var b strings.Builder
+	for _, o := range ops {
+		b.WriteString(o.String())
+		if o.Kind == pm.OpAdd {
+			fmt.Fprintf(&b, " -> id %d", o.Endpoint.ID)
+		}
+		b.WriteString("\n")
+	}
+
+	return b.String()
+}
