@@ -217,8 +217,8 @@ func (c *Client) Endpoints() ([]Endpoint, error) {
 // NLM_F_DUMP_INTR.
 //
 // TODO(pm): mdlayher/netlink drops the NLMSG_DONE message, so a flag set on
-// it alone goes unseen; the 6.18 mptcp dump keeps no sequence to check
-// (cb->seq), so the kernel sets the flag on no message today.
+// it alone goes unseen. The mptcp dump sets no cb->seq
+// (net/mptcp/pm_kernel.c), so the kernel sets the flag on no message today.
 func (c *Client) dumpEndpoints() ([]Endpoint, bool, error) {
 	msgs, err := execute(c.nl, c.family.id, cmdGetAddr,
 		netlink.Request|netlink.Dump, nil)
