@@ -139,8 +139,10 @@ func FuzzDiff(f *testing.F) {
 		if len(got) > pm.MaxEndpoints {
 			t.Fatalf("%d endpoints after the plan", len(got))
 		}
-		if diff := gocmp.Diff(formatEndpoints(expected(res.Plan.Table, got)), formatEndpoints(got)); diff != "" {
-			t.Errorf("table differs from Plan.Table (-want +got):\n%s\nplan %q", diff, formatOps(res.Plan.Ops))
+		want := formatEndpoints(expected(res.Plan.Table, got))
+		if diff := gocmp.Diff(want, formatEndpoints(got)); diff != "" {
+			t.Errorf("table differs from Plan.Table (-want +got):\n%s\nplan %q",
+				diff, formatOps(res.Plan.Ops))
 		}
 		if l, _ := k.Other().Limits(); l != res.Plan.Limits {
 			t.Errorf("got limits %s, plan said %s", l, res.Plan.Limits)

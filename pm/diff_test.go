@@ -194,11 +194,17 @@ func TestDiff(t *testing.T) {
 		wantOps:   []string{"delete 10.9.0.3 id 3", "add 10.0.0.1 subflow"},
 		wantTable: append(append(plain(2, ""), plain(8, "")[3:]...), "10.0.0.1 id 0 subflow"),
 	}, {
-		name:      "swap at the cap: one slot freed per add, the rest after",
-		table:     plain(8, ""),
-		stale:     staleIf("10.9."),
-		want:      []string{"10.0.0.1 subflow", "10.0.0.2 subflow"},
-		wantOps:   []string{"delete 10.9.0.1 id 1", "add 10.0.0.1 subflow", "delete 10.9.0.2 id 2", "add 10.0.0.2 subflow", "delete 10.9.0.3 id 3", "delete 10.9.0.4 id 4", "delete 10.9.0.5 id 5", "delete 10.9.0.6 id 6", "delete 10.9.0.7 id 7", "delete 10.9.0.8 id 8"},
+		name:  "swap at the cap: one slot freed per add, the rest after",
+		table: plain(8, ""),
+		stale: staleIf("10.9."),
+		want:  []string{"10.0.0.1 subflow", "10.0.0.2 subflow"},
+		wantOps: []string{
+			"delete 10.9.0.1 id 1", "add 10.0.0.1 subflow",
+			"delete 10.9.0.2 id 2", "add 10.0.0.2 subflow",
+			"delete 10.9.0.3 id 3", "delete 10.9.0.4 id 4",
+			"delete 10.9.0.5 id 5", "delete 10.9.0.6 id 6",
+			"delete 10.9.0.7 id 7", "delete 10.9.0.8 id 8",
+		},
 		wantTable: []string{"10.0.0.1 id 0 subflow", "10.0.0.2 id 0 subflow"},
 	}, {
 		name:        "foreign endpoints fill the table",
@@ -251,11 +257,15 @@ func TestDiff(t *testing.T) {
 		wantLimits: &pm.LimitsWant{AddAddrAccepted: u32(2)},
 		wantLimit:  pm.Limits{Subflows: 4, AddAddrAccepted: 2},
 	}, {
-		name:      "changes first, then adds, then deletes",
-		table:     []string{"10.0.0.1 id 1 subflow", "10.0.0.2 id 2 subflow", "10.0.0.3 id 3 signal"},
-		stale:     staleIf("10.0.0.3"),
-		want:      []string{"10.0.0.4 subflow", "10.0.0.2 subflow backup", "10.0.0.1 signal"},
-		wantOps:   []string{"change 10.0.0.2 id 2 backup", "add 10.0.0.4 subflow", "delete 10.0.0.1 id 1", "add 10.0.0.1 signal", "delete 10.0.0.3 id 3"},
+		name:  "changes first, then adds, then deletes",
+		table: []string{"10.0.0.1 id 1 subflow", "10.0.0.2 id 2 subflow", "10.0.0.3 id 3 signal"},
+		stale: staleIf("10.0.0.3"),
+		want:  []string{"10.0.0.4 subflow", "10.0.0.2 subflow backup", "10.0.0.1 signal"},
+		wantOps: []string{
+			"change 10.0.0.2 id 2 backup", "add 10.0.0.4 subflow",
+			"delete 10.0.0.1 id 1", "add 10.0.0.1 signal",
+			"delete 10.0.0.3 id 3",
+		},
 		wantTable: []string{"10.0.0.2 id 2 subflow backup", "10.0.0.4 id 0 subflow", "10.0.0.1 id 0 signal"},
 	}}
 	for _, tt := range tests {
@@ -315,7 +325,8 @@ func TestDiffLimitsSeeResult(t *testing.T) {
 		t.Errorf("unexpected table given to Limits (-want +got):\n%s", diff)
 	}
 	if len(p.Ops) != 2 || p.Limits.Subflows != 2 {
-		t.Errorf("got ops %q and limits %s, want an add, a delete and subflows 2", formatOps(p.Ops), p.Limits)
+		t.Errorf("got ops %q and limits %s, want an add, a delete and subflows 2",
+			formatOps(p.Ops), p.Limits)
 	}
 	if diff := cmp.Diff(before, formatEndpoints(append(table, want...))); diff != "" {
 		t.Errorf("Diff changed its inputs (-before +after):\n%s", diff)
@@ -324,17 +335,28 @@ func TestDiffLimitsSeeResult(t *testing.T) {
 
 func TestOpString(t *testing.T) {
 	tests := []struct {
-		op   pm.Op
-		want string
+		kind   pm.OpKind
+		ep     string
+		limits pm.Limits
+		want   string
 	}{
-		{pm.Op{Kind: pm.OpAdd, Endpoint: parseEndpoint(t, "192.0.2.10 subflow dev if3")}, "add 192.0.2.10 subflow dev if3"},
-		{pm.Op{Kind: pm.OpAdd, Endpoint: parseEndpoint(t, "192.0.2.10 port 80 signal")}, "add 192.0.2.10 port 80 signal"},
-		{pm.Op{Kind: pm.OpDelete, Endpoint: parseEndpoint(t, "192.0.2.10 id 2 subflow")}, "delete 192.0.2.10 id 2"},
-		{pm.Op{Kind: pm.OpSetFlags, Endpoint: parseEndpoint(t, "198.51.100.20 id 2 subflow")}, "change 198.51.100.20 id 2 nobackup"},
-		{pm.Op{Kind: pm.OpSetLimits, Limits: pm.Limits{Subflows: 2, AddAddrAccepted: 1}}, "limits add_addr_accepted 1 subflows 2"},
+		{pm.OpAdd, "192.0.2.10 subflow dev if3", pm.Limits{},
+			"add 192.0.2.10 subflow dev if3"},
+		{pm.OpAdd, "192.0.2.10 port 80 signal", pm.Limits{},
+			"add 192.0.2.10 port 80 signal"},
+		{pm.OpDelete, "192.0.2.10 id 2 subflow", pm.Limits{},
+			"delete 192.0.2.10 id 2"},
+		{pm.OpSetFlags, "198.51.100.20 id 2 subflow", pm.Limits{},
+			"change 198.51.100.20 id 2 nobackup"},
+		{pm.OpSetLimits, "", pm.Limits{Subflows: 2, AddAddrAccepted: 1},
+			"limits add_addr_accepted 1 subflows 2"},
 	}
 	for _, tt := range tests {
-		if got := tt.op.String(); got != tt.want {
+		op := pm.Op{Kind: tt.kind, Limits: tt.limits}
+		if tt.ep != "" {
+			op.Endpoint = parseEndpoint(t, tt.ep)
+		}
+		if got := op.String(); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
 		}
 	}

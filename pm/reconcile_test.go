@@ -158,7 +158,8 @@ func TestReconcileStates(t *testing.T) {
 			reconcileTwice(t, k, desired(t, s.want...))
 			want, got := withoutIDs(s.state), withoutIDs(k.State())
 			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("seed %d, %s: unexpected kernel state (-want +got):\n%s", seed, s.name, diff)
+				t.Errorf("seed %d, %s: unexpected kernel state (-want +got):\n%s",
+					seed, s.name, diff)
 			}
 		}
 	}
@@ -167,7 +168,8 @@ func TestReconcileStates(t *testing.T) {
 func TestReconcileFewestOps(t *testing.T) {
 	k := pmtest.New()
 	k.SetIfnames(ifnames)
-	reconcileTwice(t, k, desired(t, "198.51.100.10 subflow dev if2", "203.0.113.20 subflow dev if3"))
+	reconcileTwice(t, k, desired(t,
+		"198.51.100.10 subflow dev if2", "203.0.113.20 subflow dev if3"))
 
 	k.ResetCounts()
 	d := desired(t, "198.51.100.10 subflow backup dev if2", "203.0.113.20 subflow dev if3")

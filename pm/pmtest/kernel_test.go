@@ -110,7 +110,8 @@ func TestImplicitAddresses(t *testing.T) {
 	}
 	mustImplicit(t, k, "10.2.0.6")
 
-	if err := k.SetFlags(pm.Endpoint{ID: 3, Flags: pm.FlagFullmesh}); !errors.Is(err, unix.EINVAL) {
+	err := k.SetFlags(pm.Endpoint{ID: 3, Flags: pm.FlagFullmesh})
+	if !errors.Is(err, unix.EINVAL) {
 		t.Errorf("fullmesh on an implicit endpoint: got %v, want EINVAL", err)
 	}
 	if err := k.SetFlags(pm.Endpoint{ID: 3, Flags: pm.FlagBackup}); err != nil {
