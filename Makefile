@@ -37,6 +37,11 @@ demo: build
 bench: build deps
 	$(GO) run ./bench -bin ./$(BIN)
 
+# bench-smoke runs every figure once with few samples: it proves the
+# harness works, its numbers mean little.
+bench-smoke: build deps
+	$(GO) run ./bench -smoke -bin ./$(BIN)
+
 fuzz:
 	./.ci/fuzz
 

@@ -178,7 +178,7 @@ func (b *bench) burst(name string, plan burstPlan) (burstRun, error) {
 type observer struct {
 	w    *watch
 	halt chan struct{}
-	done chan []change
+	done chan struct{}
 
 	mu      sync.Mutex
 	lastAt  time.Time
@@ -187,13 +187,14 @@ type observer struct {
 }
 
 func startObserver(w *watch) *observer {
-	o := &observer{w: w, halt: make(chan struct{}), done: make(chan []change, 1)}
+	o := &observer{w: w, halt: make(chan struct{}), done: make(chan struct{})}
 	go o.run()
 
 	return o
 }
 
 func (o *observer) run() {
+	defer lockThread()()
 	last := "\x00"
 	for {
 		select {

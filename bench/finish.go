@@ -27,6 +27,8 @@ func (b *bench) finish() {
 			p.DumpP50US, p.DumpP90US, p.DumpP99US),
 		fmt.Sprintf("mptcpd %s runs as: %v. That is one flag set for every address: no backup for Wi-Fi, no carrier or default-route check, IPv4 169.254/16 not skipped (observed), while mptcp-autopm's default policy makes Wi-Fi backup beside a wired uplink and keeps endpoints off links without carrier or default route.",
 			b.rep.Mptcpd.Version, b.rep.Mptcpd.Command),
+		fmt.Sprintf("machine: %d CPUs, kernel %s, load average at start and end: %q and %q.",
+			b.rep.CPUs, b.rep.Kernel, b.rep.Load[0], b.rep.Load[len(b.rep.Load)-1]),
 		"floor: this bench re-run as a daemon inside the namespace (-floor): on each rtnetlink link or address event it at once adds or deletes one plain subflow endpoint per global IPv4 address on a link with carrier, through package pm; no rules, no route check, no debounce. It counts its own kernel operations.",
 	}, b.rep.Notes...)
 }

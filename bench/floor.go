@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/signal"
+	"runtime"
 	"syscall"
+	"unsafe"
 
 	"github.com/mptcp-autopm/mptcp-autopm/pm"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,56 +43,114 @@ func runFloor() error {
 	return f.follow()
 }
 
+// follow reads rtnetlink on one locked thread and acts on each message as
+// it is parsed: no goroutine or channel stands between the socket and the
+// kernel operation. It subscribes first and dumps links, then addresses,
+// so that nothing falls between the dump and the first event. SIGTERM
+// ends the process the default way.
 func (f *floorPM) follow() error {
-	done := make(chan struct{})
-	defer close(done)
+	runtime.LockOSThread()
 
-	links := make(chan netlink.LinkUpdate, 1024)
-	addrs := make(chan netlink.AddrUpdate, 1024)
-	errs := make(chan error, 2)
-	onErr := func(err error) { errs <- err }
-
-	// Links first, listed before addresses, so that the first address
-	// event finds its link's carrier known.
-	err := netlink.LinkSubscribeWithOptions(links, done,
-		netlink.LinkSubscribeOptions{ListExisting: true, ErrorCallback: onErr})
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC,
+		unix.NETLINK_ROUTE)
 	if err != nil {
-		return fmt.Errorf("subscribing to links: %w", err)
+		return fmt.Errorf("opening rtnetlink: %w", err)
 	}
+	defer unix.Close(fd)
 
-	ls, err := netlink.LinkList()
+	groups := uint32(unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR)
+	err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups})
 	if err != nil {
-		return fmt.Errorf("listing links: %w", err)
-	}
-	for _, l := range ls {
-		f.carrier[l.Attrs().Index] = l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0
+		return fmt.Errorf("joining rtnetlink groups: %w", err)
 	}
 
-	err = netlink.AddrSubscribeWithOptions(addrs, done,
-		netlink.AddrSubscribeOptions{ListExisting: true, ErrorCallback: onErr})
+	for seq, typ := range []uint16{unix.RTM_GETLINK, unix.RTM_GETADDR} {
+		if err := dumpRequest(fd, typ, uint32(seq+1)); err != nil {
+			return err
+		}
+		if err := f.read(fd, uint32(seq+1)); err != nil {
+			return err
+		}
+	}
+
+	return f.read(fd, 0)
+}
+
+// dumpRequest asks for every link or IPv4 address.
+func dumpRequest(fd int, typ uint16, seq uint32) error {
+	b := make([]byte, unix.NLMSG_HDRLEN+unix.SizeofIfInfomsg)
+	h := (*unix.NlMsghdr)(unsafe.Pointer(&b[0]))
+	*h = unix.NlMsghdr{
+		Len:   uint32(len(b)),
+		Type:  typ,
+		Flags: unix.NLM_F_REQUEST | unix.NLM_F_DUMP,
+		Seq:   seq,
+	}
+	b[unix.NLMSG_HDRLEN] = unix.AF_INET // rtgen_family / ifi_family
+
+	err := unix.Sendto(fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 	if err != nil {
-		return fmt.Errorf("subscribing to addresses: %w", err)
+		return fmt.Errorf("requesting rtnetlink dump: %w", err)
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	return nil
+}
+
+// read handles messages until the dump numbered done ends; with done 0 it
+// never returns but on error.
+func (f *floorPM) read(fd int, done uint32) error {
+	buf := make([]byte, 1<<16)
 	for {
-		select {
-		case u := <-links:
-			f.link(u)
-		case u := <-addrs:
-			f.addr(u)
-		case err := <-errs:
-			return fmt.Errorf("following rtnetlink: %w", err)
-		case <-sig:
-			return nil
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return fmt.Errorf("reading rtnetlink: %w", err)
+		}
+
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return fmt.Errorf("parsing rtnetlink: %w", err)
+		}
+		for _, m := range msgs {
+			if m.Header.Type == unix.NLMSG_DONE && done != 0 && m.Header.Seq == done {
+				return nil
+			}
+			f.handle(m)
 		}
 	}
 }
 
-func (f *floorPM) link(u netlink.LinkUpdate) {
-	idx := int(u.Index)
-	if u.Header.Type == unix.RTM_DELLINK {
+func (f *floorPM) handle(m syscall.NetlinkMessage) {
+	switch m.Header.Type {
+	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+		if len(m.Data) < unix.SizeofIfInfomsg {
+			return
+		}
+		ifi := (*unix.IfInfomsg)(unsafe.Pointer(&m.Data[0]))
+		f.link(int(ifi.Index), m.Header.Type == unix.RTM_DELLINK,
+			ifi.Flags&unix.IFF_LOWER_UP != 0)
+	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+		if len(m.Data) < unix.SizeofIfAddrmsg {
+			return
+		}
+		ifa := (*unix.IfAddrmsg)(unsafe.Pointer(&m.Data[0]))
+		attrs, err := syscall.ParseNetlinkRouteAttr(&m)
+		if err != nil || ifa.Family != unix.AF_INET {
+			return
+		}
+		for _, a := range attrs {
+			if a.Attr.Type != unix.IFA_LOCAL {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(a.Value)
+			if ok {
+				f.addr(int(ifa.Index), ip, m.Header.Type == unix.RTM_NEWADDR)
+			}
+		}
+	}
+}
+
+func (f *floorPM) link(idx int, gone, on bool) {
+	if gone {
 		for a := range f.addrs[idx] {
 			f.del(a)
 		}
@@ -101,7 +159,6 @@ func (f *floorPM) link(u netlink.LinkUpdate) {
 		return
 	}
 
-	on := u.IfInfomsg.Flags&unix.IFF_LOWER_UP != 0
 	if on == f.carrier[idx] {
 		return
 	}
@@ -115,28 +172,23 @@ func (f *floorPM) link(u netlink.LinkUpdate) {
 	}
 }
 
-func (f *floorPM) addr(u netlink.AddrUpdate) {
-	a, ok := netip.AddrFromSlice(u.LinkAddress.IP)
-	if !ok {
-		return
-	}
-	a = a.Unmap()
-	if !a.Is4() || !a.IsGlobalUnicast() {
+func (f *floorPM) addr(idx int, a netip.Addr, added bool) {
+	if !a.IsGlobalUnicast() {
 		return
 	}
 
-	if !u.NewAddr {
-		delete(f.addrs[u.LinkIndex], a)
+	if !added {
+		delete(f.addrs[idx], a)
 		f.del(a)
 		return
 	}
 
-	if f.addrs[u.LinkIndex] == nil {
-		f.addrs[u.LinkIndex] = map[netip.Addr]bool{}
+	if f.addrs[idx] == nil {
+		f.addrs[idx] = map[netip.Addr]bool{}
 	}
-	f.addrs[u.LinkIndex][a] = true
-	if f.carrier[u.LinkIndex] {
-		f.add(a, u.LinkIndex)
+	f.addrs[idx][a] = true
+	if f.carrier[idx] {
+		f.add(a, idx)
 	}
 }
 

@@ -27,6 +27,7 @@ type config struct {
 	bin            string
 	out            string
 	work           string
+	mptcpdDir      string
 	src            string
 	smoke          bool
 	samples        int
@@ -54,12 +55,13 @@ func main() {
 	flag.StringVar(&cfg.bin, "bin", "./bin/mptcp-autopm", "mptcp-autopm binary")
 	flag.StringVar(&cfg.out, "out", "", "JSON report path (default WORK/bench-DATE.json)")
 	flag.StringVar(&cfg.work, "work", defaultWork(), "directory for mptcpd, logs and reports")
+	flag.StringVar(&cfg.mptcpdDir, "mptcpd", "", "where mptcpd is unpacked (default WORK)")
 	flag.StringVar(&cfg.src, "src", ".", "module root, for the rules benchmark (go test)")
 	flag.BoolVar(&cfg.smoke, "smoke", false, "few samples, short idle: proves the harness works")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated figures to run (1-7), default all")
 	names := flag.String("contestants", strings.Join(contestants, ","),
 		"contestants to run")
-	flag.DurationVar(&cfg.poll, "poll", 100*time.Microsecond, "sleep between table dumps")
+	flag.DurationVar(&cfg.poll, "poll", 50*time.Microsecond, "sleep between table dumps")
 	flag.Parse()
 
 	if *floorMode {
@@ -112,6 +114,7 @@ func runMain(cfg config) int {
 	}
 
 	b.runFigures()
+	b.rep.Load = append(b.rep.Load, loadavg())
 	b.finish()
 
 	if err := b.rep.write(b.cfg.out); err != nil {
@@ -161,7 +164,10 @@ func newBench(cfg config) (*bench, error) {
 		return nil, err
 	}
 
-	mpd, err := fetchMptcpd(cfg.work)
+	if cfg.mptcpdDir == "" {
+		cfg.mptcpdDir = cfg.work
+	}
+	mpd, err := fetchMptcpd(cfg.mptcpdDir)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +199,15 @@ func newReport(cfg config, mpd mptcpdInfoSource) *report {
 		Mptcpd:  mpd.info(),
 		Samples: map[string]any{},
 		Errors:  map[string]string{},
+		Load:    []string{loadavg()},
 	}
+}
+
+// loadavg is /proc/loadavg: other work on the machine skews every figure.
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+
+	return strings.TrimSpace(string(b))
 }
 
 type mptcpdInfoSource interface{ info() mptcpdInfo }

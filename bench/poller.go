@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -58,11 +59,22 @@ func (w *watch) dump() ([]pm.Endpoint, time.Time, error) {
 }
 
 // sleep waits one interval. time.Sleep rounds sub-millisecond sleeps up to
-// about a millisecond on these machines (KERNEL-MPTCP-PM.md §13.29), so
-// the thread sleeps in nanosleep(2) instead.
+// about a millisecond on these machines, so the thread sleeps in
+// nanosleep(2) instead.
 func (w *watch) sleep() {
 	ts := unix.NsecToTimespec(w.p.interval.Nanoseconds())
 	unix.Nanosleep(&ts, nil)
+}
+
+// lockThread keeps the polling goroutine on one thread whose timer slack
+// is 1 µs instead of the default 50 µs, which nanosleep(2) would otherwise
+// add to every interval (prctl(2), PR_SET_TIMERSLACK). It returns the
+// unlock.
+func lockThread() func() {
+	runtime.LockOSThread()
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
+
+	return runtime.UnlockOSThread
 }
 
 // until dumps the table until cond holds or timeout has passed. It returns
@@ -70,6 +82,7 @@ func (w *watch) sleep() {
 // one did.
 func (w *watch) until(timeout time.Duration,
 	cond func([]pm.Endpoint) bool) (time.Time, []pm.Endpoint, bool, error) {
+	defer lockThread()()
 	deadline := time.Now().Add(timeout)
 	for {
 		eps, at, err := w.dump()
@@ -81,37 +94,6 @@ func (w *watch) until(timeout time.Duration,
 		}
 		if at.After(deadline) {
 			return at, eps, false, nil
-		}
-		w.sleep()
-	}
-}
-
-// A change is a table that differs from the one dumped before it.
-type change struct {
-	at    time.Time
-	table string
-	eps   []pm.Endpoint
-}
-
-// observe dumps the table until stop is closed and returns every change
-// it saw, the first dump included.
-func (w *watch) observe(stop <-chan struct{}, out chan<- []change) {
-	var changes []change
-	last := "\x00"
-	for {
-		select {
-		case <-stop:
-			out <- changes
-			return
-		default:
-		}
-
-		eps, at, err := w.dump()
-		if err == nil {
-			if t := render(eps); t != last {
-				changes = append(changes, change{at: at, table: t, eps: eps})
-				last = t
-			}
 		}
 		w.sleep()
 	}

@@ -107,7 +107,7 @@ func (b *bench) reactionFigures() error {
 		rigs[name] = r
 	}
 
-	react, removal := b.dists(), b.dists()
+	react, removal, call := b.dists(), b.dists(), b.dists()
 	order := append([]string(nil), contestants...)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range b.cfg.samples {
@@ -115,15 +115,21 @@ func (b *bench) reactionFigures() error {
 		for _, name := range order {
 			h := 10 + i%200
 			if err := rigs[name].addRemove(h, react[name], removal[name],
-				b.cfg.wait); err != nil {
+				call[name], b.cfg.wait); err != nil {
 				return fmt.Errorf("%s sample %d: %w", name, i, err)
 			}
 		}
 	}
 	b.rep.distRows("1 reaction", "µs", react)
+	cells := map[string]cell{}
+	for name, d := range call {
+		cells[name] = d.cell(0.5)
+	}
+	b.rep.addRow("1 reaction", "of which RTM_NEWADDR p50", "µs", cells)
 	b.rep.distRows("2 removal", "ms", scaleDists(removal, 1e-3))
 	b.rep.Samples["reaction_us"] = react
 	b.rep.Samples["removal_us"] = removal
+	b.rep.Samples["newaddr_call_us"] = call
 
 	carrier := b.dists()
 	for i := range b.cfg.carrierSamples {
@@ -166,7 +172,11 @@ func scaleDists(ds map[string]*dist, f float64) map[string]*dist {
 // table, deletes the address and times until the endpoint is gone.
 // Reaction is from just before RTM_NEWADDR is sent to the end of the first
 // dump that shows the endpoint.
-func (r *rig) addRemove(h int, react, removal *dist, wait time.Duration) error {
+//
+// call gets how long the RTM_NEWADDR request itself took to be acked: part
+// of every reaction time, and longer while a daemon reacts.
+func (r *rig) addRemove(h int, react, removal, call *dist,
+	wait time.Duration) error {
 	a := addr(0, h)
 	if err := r.clean(a); err != nil {
 		return err
@@ -176,6 +186,7 @@ func (r *rig) addRemove(h int, react, removal *dist, wait time.Duration) error {
 	if err := r.env.addAddr(0, h); err != nil {
 		return err
 	}
+	record(call, true, time.Since(start))
 	at, _, ok, err := r.w.until(wait, func(eps []pm.Endpoint) bool {
 		_, found := find(eps, a)
 		return found

@@ -20,6 +20,7 @@ type report struct {
 	Kernel  string            `json:"kernel"`
 	CPUs    int               `json:"cpus"`
 	Smoke   bool              `json:"smoke"`
+	Load    []string          `json:"loadavg_start_end"`
 	Mptcpd  mptcpdInfo        `json:"mptcpd"`
 	Poll    pollInfo          `json:"poll"`
 	Rows    []row             `json:"rows"`
