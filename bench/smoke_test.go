@@ -113,4 +113,3 @@ func checkNoNamespaces(t *testing.T, pid int) {
 		}
 	}
 }
-
