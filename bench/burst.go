@@ -257,10 +257,12 @@ func (b *bench) burstRows(runs map[string][]burstRun) {
 	settle, ops, changes, right, diff := map[string]cell{}, map[string]cell{},
 		map[string]cell{}, map[string]cell{}, map[string]cell{}
 	for name, rs := range runs {
-		var s, o, c []float64
+		var o, c []float64
+		s := &dist{}
 		nRight := 0
 		for _, r := range rs {
-			s = append(s, r.SettleMS)
+			// A table that never became right never settled.
+			record(s, r.Right, time.Duration(r.SettleMS*float64(time.Millisecond)))
 			c = append(c, float64(r.Changes))
 			if r.Ops >= 0 {
 				o = append(o, float64(r.Ops))
@@ -269,7 +271,7 @@ func (b *bench) burstRows(runs map[string][]burstRun) {
 				nRight++
 			}
 		}
-		settle[name] = num(quantile(s, 0.5))
+		settle[name] = scaleDists(map[string]*dist{name: s}, 1e-3)[name].cell(0.5)
 		changes[name] = num(quantile(c, 0.5))
 		ops[name] = word("n/a")
 		if len(o) > 0 {
