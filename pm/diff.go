@@ -95,17 +95,18 @@ func Diff(table []Endpoint, limits Limits, d Desired) Plan {
 	return p
 }
 
-// dedupe returns the wanted endpoints with ids cleared and later
-// duplicates of a Key dropped.
+// dedupe returns the wanted endpoints with ids cleared, IPv4-mapped
+// addresses unmapped as the kernel stores them, and later duplicates of a
+// Key dropped.
 func dedupe(eps []Endpoint) []Endpoint {
 	seen := make(map[Key]bool, len(eps))
 	out := make([]Endpoint, 0, len(eps))
 	for _, e := range eps {
+		e.ID, e.Addr = 0, e.Addr.Unmap()
 		if seen[e.Key()] {
 			continue
 		}
 		seen[e.Key()] = true
-		e.ID = 0
 		out = append(out, e)
 	}
 

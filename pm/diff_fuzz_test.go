@@ -32,6 +32,7 @@ var fuzzAddrs = []netip.Addr{
 	netip.MustParseAddr("10.0.0.7"), netip.MustParseAddr("10.0.0.8"),
 	netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("10.0.0.10"),
 	netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"),
+	netip.MustParseAddr("::ffff:10.0.0.1"),
 }
 
 // fuzzFlags are flag sets the kernel accepts on add; the first three can

@@ -220,6 +220,11 @@ func TestDiff(t *testing.T) {
 		wantLeftOut: []string{"10.0.0.3 id 0 subflow", "10.0.0.4 id 0 subflow"},
 		wantTable:   append(plain(6, ""), "10.0.0.1 id 0 subflow", "10.0.0.2 id 0 subflow"),
 	}, {
+		name:      "an IPv4-mapped address is the IPv4 one",
+		table:     []string{"10.0.0.1 id 2 subflow"},
+		want:      []string{"::ffff:10.0.0.1 subflow", "10.0.0.1 signal"},
+		wantTable: []string{"10.0.0.1 id 2 subflow"},
+	}, {
 		name:      "a duplicate wanted key is ignored",
 		want:      []string{"10.0.0.1 subflow", "10.0.0.1 signal"},
 		wantOps:   []string{"add 10.0.0.1 subflow"},

@@ -105,6 +105,8 @@ func (t *table) add(e pm.Endpoint) (pm.Endpoint, error) {
 		return pm.Endpoint{}, localErr(opAdd, e, 0, unwrap(err))
 	}
 	e.Flags &= flagsMask
+	// An IPv4-mapped address is sent, and stored, as IPv4.
+	e.Addr = e.Addr.Unmap()
 
 	if e.Port != 0 && t.indexKey(e.Key()) >= 0 {
 		// The listener for addr:port is made before the duplicate
