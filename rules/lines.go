@@ -29,8 +29,14 @@ func indexLines(data []byte) *lineIndex {
 		section []string
 		rule    = -1
 		inML    string
+		depth   int // of brackets of an array written over lines
 	)
 	for i, line := range strings.Split(string(data), "\n") {
+		if depth > 0 {
+			depth += brackets(line)
+
+			continue
+		}
 		if inML != "" {
 			if strings.Contains(line, inML) {
 				inML = ""
@@ -40,37 +46,72 @@ func indexLines(data []byte) *lineIndex {
 		}
 
 		t := strings.TrimSpace(line)
-		switch {
-		case t == "" || t[0] == '#':
+		if t == "" || t[0] == '#' {
 			continue
-		case strings.HasPrefix(t, "[["):
-			section = splitKey(strings.Trim(t[:strings.Index(t+"]]", "]]")], "[ "))
-			rule = -1
-			if slices.Equal(section, []string{"rule"}) {
+		}
+
+		if path, array, ok := header(t); ok {
+			section, rule = path, -1
+			if array && slices.Equal(path, []string{"rule"}) {
 				rule = ix.rules()
 			}
 			ix.add(section, rule, i+1)
 
 			continue
-		case t[0] == '[':
-			section = splitKey(strings.Trim(t[:strings.Index(t+"]", "]")], "[ "))
-			rule = -1
-			ix.add(section, rule, i+1)
-
-			continue
 		}
 
-		eq := strings.Index(t, "=")
-		if eq < 0 {
-			continue
+		if key, value, ok := strings.Cut(t, "="); ok {
+			path := append(slices.Clone(section), splitKey(key)...)
+			ix.add(path, rule, i+1)
+			inML = opensMultiline(value)
+			if inML == "" {
+				depth = max(0, brackets(value))
+			}
 		}
-
-		path := append(slices.Clone(section), splitKey(t[:eq])...)
-		ix.add(path, rule, i+1)
-		inML = opensMultiline(t[eq+1:])
 	}
 
 	return &ix
+}
+
+// brackets returns how many more brackets s opens than it closes, counting
+// only those outside strings and comments.
+func brackets(s string) int {
+	n, quote := 0, rune(0)
+	for _, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'':
+			quote = r
+		case r == '#':
+			return n
+		case r == '[':
+			n++
+		case r == ']':
+			n--
+		}
+	}
+
+	return n
+}
+
+// header parses a table header ("[a.b]") or an array of tables header
+// ("[[rule]]"), trailing comment allowed.
+func header(t string) (path []string, array, ok bool) {
+	if t[0] != '[' {
+		return nil, false, false
+	}
+
+	array = strings.HasPrefix(t, "[[")
+	end := "]"
+	if array {
+		end = "]]"
+	}
+	name, _, _ := strings.Cut(t, end)
+
+	return splitKey(strings.TrimLeft(name, "[ ")), array, true
 }
 
 func (ix *lineIndex) add(path []string, rule, line int) {

@@ -18,7 +18,8 @@ import (
 // named. When it does not exist the embedded rules apply alone.
 const DefaultPath = "/etc/mptcp-autopm/rules.toml"
 
-// Load reads and compiles the rules file at path. See Parse.
+// Load reads and compiles the rules file at path. See Parse; a file that
+// cannot be read gives an error that wraps the *fs.PathError.
 func Load(path string) (*Set, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -68,15 +69,11 @@ func parse(name string, data []byte, fallback *Set) (*Set, error) {
 	}
 
 	p := parser{name: name, ix: indexLines(data)}
-	if fallback != nil && !(f.Settings.EmbeddedRules != nil &&
-		!*f.Settings.EmbeddedRules) {
-		p.taken = map[string]bool{}
-		for _, r := range fallback.rules {
-			p.taken[r.Name] = true
-		}
-	}
 	for _, r := range f.Rule {
 		p.names = append(p.names, r.Name)
+	}
+	if on := f.Settings.EmbeddedRules; on == nil || *on {
+		p.take(fallback)
 	}
 	p.undecoded(md.Undecoded())
 	s := &Set{file: name}
@@ -104,6 +101,18 @@ func (p *parser) joined() error {
 	})
 
 	return errors.Join(p.errs...)
+}
+
+// take reserves the names of the rules of fallback, if any.
+func (p *parser) take(fallback *Set) {
+	if fallback == nil {
+		return
+	}
+
+	p.taken = map[string]bool{}
+	for _, r := range fallback.rules {
+		p.taken[r.Name] = true
+	}
 }
 
 // tomlLineError is how BurntSushi/toml words a decoding error that is not

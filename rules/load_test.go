@@ -258,3 +258,29 @@ func ruleSummaries(s *Set) []string {
 
 	return out
 }
+
+// TestLinesAfterMultiline checks that positions stay right after values
+// written over several lines.
+func TestLinesAfterMultiline(t *testing.T) {
+	data := `[[rule]]
+name = "a"
+when = """
+link.up &&
+  link.name in [
+"[x"]"""
+flags = [
+  "subflow",
+  "backup", # not "]"
+  ]
+
+[[rule]]   # the second
+name = "b"
+when = 'true'
+flags = ["turbo"]
+`
+	_, err := Parse("rules.toml", []byte(data))
+	want := `rules.toml:15: rule "b": flags: unknown endpoint flag "turbo"`
+	if err == nil || err.Error() != want {
+		t.Errorf("got error %v, want %s", err, want)
+	}
+}
