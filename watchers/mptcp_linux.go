@@ -11,28 +11,34 @@ import (
 // non-nil slice, on which the session forgets the open connections.
 var lostEvents = []mptcpEvent{}
 
-// followMPTCP sends batches of MPTCP events on ch until ctx ends. When the
-// first join fails (EPERM without CAP_NET_ADMIN, or a kernel without
-// MPTCP) it logs one warning and gives up: the snapshots then carry no
-// MPTCP facts. After a receive error (ENOBUFS: events were dropped) it
-// sends lostEvents, then joins again with a backoff.
-func (w *watcher) followMPTCP(ctx context.Context, ch chan<- []mptcpEvent) {
+// joinMPTCP joins the MPTCP events group of the watched namespace. On
+// failure (EPERM without CAP_NET_ADMIN, or a kernel without MPTCP) it logs
+// one warning and returns nil: the snapshots then carry no MPTCP facts.
+// The watcher joins before its first dump, so that the first snapshot
+// does not claim a silence it could not hear.
+func (w *watcher) joinMPTCP() *pm.EventConn {
+	conn, err := pm.DialEvents(&pm.Config{NetNS: w.nsPath})
+	if err != nil {
+		w.log.Warn("following mptcp events: going on without", "err", err)
+		return nil
+	}
+
+	return conn
+}
+
+// followMPTCP sends batches of MPTCP events from conn on ch until ctx
+// ends. After a receive error (ENOBUFS: events were dropped) it sends
+// lostEvents, then joins again after a backoff.
+func (w *watcher) followMPTCP(ctx context.Context, conn *pm.EventConn,
+	ch chan<- []mptcpEvent) {
 	var wait time.Duration
-	for joined := false; ; joined = true {
-		conn, err := pm.DialEvents(&pm.Config{NetNS: w.nsPath})
-		if err != nil && !joined {
-			w.log.Warn("following mptcp events: going on without",
-				"err", err)
-			return
-		}
-		if err == nil {
-			start := time.Now()
-			err = w.receiveMPTCP(ctx, conn, ch)
-			wait = nextBackoff(wait, time.Since(start))
-		}
+	for {
+		start := time.Now()
+		err := w.receiveMPTCP(ctx, conn, ch)
 		if ctx.Err() != nil {
 			return
 		}
+		wait = nextBackoff(wait, time.Since(start))
 		w.log.Warn("resyncing mptcp events", "err", err, "backoff", wait)
 
 		select {
@@ -40,11 +46,29 @@ func (w *watcher) followMPTCP(ctx context.Context, ch chan<- []mptcpEvent) {
 			return
 		case ch <- lostEvents:
 		}
+		if conn = w.rejoinMPTCP(ctx, wait); conn == nil {
+			return
+		}
+	}
+}
+
+// rejoinMPTCP joins the events group again, after wait and then with a
+// growing backoff, until it succeeds or ctx ends (nil).
+func (w *watcher) rejoinMPTCP(ctx context.Context, wait time.Duration,
+) *pm.EventConn {
+	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-time.After(wait):
 		}
+
+		conn, err := pm.DialEvents(&pm.Config{NetNS: w.nsPath})
+		if err == nil {
+			return conn
+		}
+		wait = nextBackoff(wait, 0)
+		w.log.Warn("joining mptcp events again", "err", err, "backoff", wait)
 	}
 }
 

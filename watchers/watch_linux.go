@@ -100,8 +100,10 @@ func (w *watcher) run(ctx context.Context, out chan Snapshot) {
 
 	var mptcpCh chan []mptcpEvent
 	if w.mptcp {
-		mptcpCh = make(chan []mptcpEvent)
-		go w.followMPTCP(ctx, mptcpCh)
+		if conn := w.joinMPTCP(); conn != nil {
+			mptcpCh = make(chan []mptcpEvent)
+			go w.followMPTCP(ctx, conn, mptcpCh)
+		}
 	}
 
 	var wait time.Duration
