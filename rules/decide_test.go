@@ -307,3 +307,18 @@ func TestInCIDR(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkDecide(b *testing.B) {
+	set, err := Parse("rules.toml", []byte(s10))
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	env := newEnv("wwan0", "wwan", "100.64.0.2", eth0v4, wlan0v4, wwan0v4)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := set.Decide(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/mptcp-autopm/mptcp-autopm/pm"
@@ -81,9 +80,13 @@ func (r Rule) decision() Decision {
 // broken rule does not stop the others; Decide then returns the decision
 // it reached together with the joined errors, each naming its rule.
 func (s *Set) Decide(env *Env) (Decision, error) {
-	var errs []error
+	var (
+		errs []error
+		m    vm.VM // reusable by each rule in turn
+		e    any   = *env
+	)
 	for _, r := range s.rules {
-		out, err := expr.Run(r.prog, *env)
+		out, err := m.Run(r.prog, e)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("evaluating rule %q (%s): %w",
 				r.Name, r.Origin(), err))
