@@ -45,11 +45,21 @@ type launcher struct {
 	seq    atomic.Int64
 }
 
-// opLines recognise one kernel operation in a contestant's log. mptcpd
-// logs none of its own (see opsNote).
-var opLines = map[string]*regexp.Regexp{
-	autopm: regexp.MustCompile(autopmOpPattern),
-	floor:  regexp.MustCompile(`^op (add|del) `),
+// opCounters count the kernel operations one line of a contestant's log
+// reports. mptcpd logs none of its own.
+var opCounters = map[string]func(line []byte) int{
+	autopm: autopmOps,
+	floor:  floorOps,
+}
+
+var floorOp = regexp.MustCompile(`^op (add|del) `)
+
+func floorOps(line []byte) int {
+	if floorOp.Match(line) {
+		return 1
+	}
+
+	return 0
 }
 
 // start runs contestant name in ns.
@@ -73,7 +83,7 @@ func (l *launcher) start(name string, ns *netNS) (*daemon, error) {
 		return nil, fmt.Errorf("no daemon for contestant %q", name)
 	}
 
-	if err := d.run(opLines[name]); err != nil {
+	if err := d.run(opCounters[name]); err != nil {
 		return nil, fmt.Errorf("starting %s in %s: %w", name, ns.name, err)
 	}
 	atExit(d.stop)
@@ -81,7 +91,7 @@ func (l *launcher) start(name string, ns *netNS) (*daemon, error) {
 	return d, nil
 }
 
-func (d *daemon) run(opLine *regexp.Regexp) error {
+func (d *daemon) run(count func([]byte) int) error {
 	if err := os.MkdirAll(filepath.Dir(d.log), 0o755); err != nil {
 		return err
 	}
@@ -102,7 +112,7 @@ func (d *daemon) run(opLine *regexp.Regexp) error {
 	copying.Add(1)
 	go func() {
 		defer copying.Done()
-		d.scan(r, f, opLine)
+		d.scan(r, f, count)
 	}()
 	go func() {
 		d.cmd.Wait()
@@ -115,13 +125,13 @@ func (d *daemon) run(opLine *regexp.Regexp) error {
 	return nil
 }
 
-func (d *daemon) scan(r io.Reader, f *os.File, opLine *regexp.Regexp) {
+func (d *daemon) scan(r io.Reader, f *os.File, count func([]byte) int) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if opLine != nil && opLine.Match(line) {
-			d.ops.Add(1)
+		if count != nil {
+			d.ops.Add(int64(count(line)))
 		}
 		f.Write(append(line, '\n'))
 	}
