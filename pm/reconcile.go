@@ -9,6 +9,7 @@ import (
 // A Reconciler moves a kernel's path manager toward a desired state. It
 // keeps no state between calls: every Reconcile reads the kernel again, so
 // edits made by others and lost events are repaired on the next call.
+// Calls must not overlap, since each plans from its own read.
 type Reconciler struct {
 	k   Kernel
 	log *slog.Logger
@@ -50,7 +51,7 @@ func (r *Reconciler) Reconcile(d Desired) (Result, error) {
 	}
 
 	res := Result{Plan: Diff(table, limits, d)}
-	r.apply(&res)
+	r.apply(&res, limits)
 
 	errs := make([]error, len(res.Failed))
 	for i, f := range res.Failed {
@@ -60,8 +61,8 @@ func (r *Reconciler) Reconcile(d Desired) (Result, error) {
 	return res, errors.Join(errs...)
 }
 
-// apply sends the plan's ops in order.
-func (r *Reconciler) apply(res *Result) {
+// apply sends the plan's ops in order; limits are the limits read.
+func (r *Reconciler) apply(res *Result, limits Limits) {
 	prevFailed := false
 	for i, op := range res.Plan.Ops {
 		var err error
@@ -69,7 +70,7 @@ func (r *Reconciler) apply(res *Result) {
 			res.Plan.Ops[i-1].Kind == OpDelete && prevFailed {
 			err = ErrSkipped
 		} else {
-			op, err = r.send(op)
+			op, err = r.send(op, &limits)
 		}
 		prevFailed = err != nil
 
@@ -100,8 +101,8 @@ func (r *Reconciler) logApplied(op Op) {
 }
 
 // send makes the kernel request for op. It returns op with the endpoint as
-// stored for an add.
-func (r *Reconciler) send(op Op) (Op, error) {
+// stored for an add. limits are the limits as last read or set.
+func (r *Reconciler) send(op Op, limits *Limits) (Op, error) {
 	switch op.Kind {
 	case OpAdd:
 		e, err := r.k.AddEndpoint(op.Endpoint)
@@ -115,8 +116,38 @@ func (r *Reconciler) send(op Op) (Op, error) {
 	case OpSetFlags:
 		return op, r.k.SetFlags(op.Endpoint)
 	case OpSetLimits:
-		return op, r.k.SetLimits(op.Limits)
+		err := r.setLimits(*limits, op.Limits)
+		if err == nil {
+			*limits = op.Limits
+		}
+
+		return op, err
 	}
 
 	return op, fmt.Errorf("unknown op kind %d", int(op.Kind))
+}
+
+// partialLimits is implemented by *Client and pmtest.Kernel.
+type partialLimits interface {
+	SetLimitsPartial(subflows, addAddrAccepted *uint32) error
+}
+
+// setLimits sends only the limits that change from cur when the kernel
+// can, so that a limit Desired leaves alone is not written back with the
+// value read, over a change someone made since.
+func (r *Reconciler) setLimits(cur, l Limits) error {
+	p, ok := r.k.(partialLimits)
+	if !ok {
+		return r.k.SetLimits(l)
+	}
+
+	var subflows, accepted *uint32
+	if l.Subflows != cur.Subflows {
+		subflows = &l.Subflows
+	}
+	if l.AddAddrAccepted != cur.AddAddrAccepted {
+		accepted = &l.AddAddrAccepted
+	}
+
+	return p.SetLimitsPartial(subflows, accepted)
 }

@@ -222,6 +222,27 @@ func TestReconcileForeignEdits(t *testing.T) {
 	reconcileTwice(t, k, d)
 }
 
+func TestReconcileLeavesOtherLimitAlone(t *testing.T) {
+	k := pmtest.New()
+	// Someone raises add_addr_accepted between our read and our write.
+	k.OnCall(func(method string) {
+		if method == "SetLimitsPartial" {
+			k.Other().SetLimits(pm.Limits{Subflows: 2, AddAddrAccepted: 5})
+		}
+	})
+	d := pm.Desired{Limits: func([]pm.Endpoint) pm.LimitsWant {
+		return pm.LimitsWant{Subflows: u32(4)}
+	}}
+	if _, err := pm.NewReconciler(k, nil).Reconcile(d); err != nil {
+		t.Fatal(err)
+	}
+
+	want := "add_addr_accepted 5 subflows 4 \n"
+	if diff := cmp.Diff(want, k.State()); diff != "" {
+		t.Errorf("unexpected state (-want +got):\n%s", diff)
+	}
+}
+
 func TestReconcileRefusals(t *testing.T) {
 	k := pmtest.New()
 	k.Other().AddEndpoint(parseEndpoint(t, "10.0.0.3 signal"))

@@ -247,6 +247,23 @@ func (k *Kernel) SetLimits(l pm.Limits) error {
 	return k.t.setLimits(l)
 }
 
+// SetLimitsPartial sets the limits that are not nil, both or neither, as
+// (*pm.Client).SetLimitsPartial does. It counts as a SetLimits.
+func (k *Kernel) SetLimitsPartial(subflows, addAddrAccepted *uint32) error {
+	k.enter("SetLimitsPartial", &k.counts.SetLimits)
+	defer k.mu.Unlock()
+
+	l := k.t.limits
+	if subflows != nil {
+		l.Subflows = *subflows
+	}
+	if addAddrAccepted != nil {
+		l.AddAddrAccepted = *addAddrAccepted
+	}
+
+	return k.t.setLimits(l)
+}
+
 // Other returns a pm.Kernel on the same table for edits made by someone
 // else (ip mptcp, another daemon): its calls are neither counted, hooked
 // nor refused.
