@@ -51,8 +51,9 @@ type Plan struct {
 // endpoint in place and it keeps its id; any other difference deletes it
 // and adds it again. A wanted address held by an implicit endpoint is just
 // added, since the kernel then replaces the implicit one keeping its id,
-// except when the table is full at that point: the kernel answers ERANGE,
-// so a slot is freed first (KERNEL-MPTCP-PM.md §4.1, §13.24).
+// except when the table is full at that point: the kernel then answers
+// ERANGE (observed on 6.18: it checks the cap before looking for the
+// implicit endpoint), so a slot is freed first.
 //
 // Adds come before deletes, so that connections keep a path, except where
 // the cap needs the slot first: then the delete is placed right before the

@@ -141,7 +141,8 @@ func (t *table) refuseAdd(e pm.Endpoint, i int) unix.Errno {
 	implicit := i >= 0 && t.eps[i].Flags.Has(pm.FlagImplicit)
 	switch {
 	case len(t.eps) >= pm.MaxEndpoints && implicit && e.ID != 0:
-		// KERNEL-MPTCP-PM.md §13.24: EINVAL, not ERANGE, at the cap.
+		// Observed on 6.18: EINVAL, not ERANGE, for an explicit id at
+		// the cap.
 		return unix.EINVAL
 	case len(t.eps) >= pm.MaxEndpoints:
 		return unix.ERANGE
