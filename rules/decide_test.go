@@ -322,3 +322,41 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+func TestHasUplink(t *testing.T) {
+	ups := []uplink{eth0v4, eth0v6, wlan0v4, wwan0v4}
+	tests := []struct {
+		when string
+		link string
+		want bool
+	}{
+		{`hasUplink(4)`, "wlan0", true},
+		{`hasUplink(4, "ethernet")`, "wlan0", true},
+		{`hasUplink(4, "ethernet")`, "eth0", false},
+		{`hasUplink(6, "wifi", "wwan")`, "eth0", false},
+		{`hasUplink(4, "wifi", "wwan")`, "eth0", true},
+		{`hasUplink(0, "ethernet")`, "wwan0", true},
+		{`hasUplink(addr.family, "bond")`, "wlan0", false},
+		{`hasUplink(6)`, "eth0", false},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.when+" on "+tt.link, func(t *testing.T) {
+			data := "[settings]\nembedded_rules = false\n[[rule]]\n" +
+				"name = 'r'\nwhen = '" + tt.when + "'\nskip = true\n"
+			set, err := Parse("rules.toml", []byte(data))
+			if err != nil {
+				t.Fatalf("parsing: %v", err)
+			}
+
+			d, err := set.Decide(newEnv(tt.link, "other", "192.0.2.1", ups...))
+			if err != nil {
+				t.Fatalf("deciding: %v", err)
+			}
+
+			if d.Skip != tt.want {
+				t.Errorf("hasUplink gave %t, want %t", d.Skip, tt.want)
+			}
+		})
+	}
+}

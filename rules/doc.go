@@ -108,6 +108,12 @@
 // empty route.gateway) is inside nothing. A literal cidr or ip that does
 // not parse is a load error with its position.
 //
+// hasUplink(family, types...) reports whether a usable uplink other than
+// the address's own link exists of the family (4 or 6; 0 for either) whose
+// type is one of types, or of any type when none is given:
+// `link.type == "wwan" && !hasUplink(addr.family, "wifi")`. A literal
+// family or type it does not know is a load error.
+//
 // Inside any, all, none, filter and count, `.name` is a field of the list
 // element; `link.name` is still the address's own link. The embedded
 // wifi-backup rule asks whether another uplink of the address's family

@@ -18,6 +18,8 @@ var exprOptions = []expr.Option{
 	expr.AsBool(),
 	expr.WarnOnAny(),
 	expr.Function("inCIDR", inCIDR, new(func(string, string) bool)),
+	expr.Function("hasUplink", hasUplink, hasUplinkType),
+	expr.Patch(uplinkPatcher{}),
 }
 
 // inCIDR reports whether ip is inside the prefix cidr. An ip that does not
@@ -73,6 +75,9 @@ func (c *literalChecker) Visit(node *ast.Node) {
 	}
 
 	callee, ok := call.Callee.(*ast.IdentifierNode)
+	if ok && callee.Value == "hasUplink" {
+		c.checkHasUplink(call)
+	}
 	if !ok || callee.Value != "inCIDR" || len(call.Arguments) != 2 {
 		return
 	}

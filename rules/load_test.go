@@ -76,6 +76,21 @@ rules.toml:3: rule "a": when: line 1, column 16: inCIDR: bad CIDR prefix "10/8"
  | inCIDR("10.1", "10/8")
  | ...............^`,
 	}, {
+		name: "bad literal family and type for hasUplink",
+		data: "[[rule]]\nname = 'a'\nwhen = 'hasUplink(5, \"eth\")'\nskip = true\n",
+		want: `rules.toml:3: rule "a": when: line 1, column 11: hasUplink: family 5, want 4, 6 or 0
+ | hasUplink(5, "eth")
+ | ..........^
+rules.toml:3: rule "a": when: line 1, column 14: hasUplink: unknown type "eth"
+ | hasUplink(5, "eth")
+ | .............^`,
+	}, {
+		name: "hasUplink without a family",
+		data: "[[rule]]\nname = 'a'\nwhen = 'hasUplink()'\nskip = true\n",
+		want: `rules.toml:3: rule "a": when: line 1, column 1: not enough arguments to call hasUplink
+ | hasUplink()
+ | ^`,
+	}, {
 		name: "wrong arguments",
 		data: "[[rule]]\nname = 'a'\nwhen = 'inCIDR(addr.ip)'\nskip = true\n",
 		want: `rules.toml:3: rule "a": when: line 1, column 1: not enough arguments to call inCIDR
