@@ -2,6 +2,7 @@ package rules
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -306,6 +307,34 @@ func TestInCIDR(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDecideConcurrent runs Decide from several goroutines; run it with
+// -race.
+func TestDecideConcurrent(t *testing.T) {
+	set := Default()
+	envs := []*Env{
+		newEnv("eth0", "ethernet", "192.0.2.10", eth0v4, wlan0v4),
+		newEnv("wlan0", "wifi", "198.51.100.20", eth0v4, wlan0v4),
+		newEnv("wwan0", "wwan", "100.64.0.2", wwan0v4),
+	}
+	want := []string{"other", "wifi-backup", "cellular"}
+
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range 100 {
+				d, err := set.Decide(envs[i%3])
+				if err != nil || d.Rule != want[i%3] {
+					t.Errorf("got %+v, %v; want rule %s", d, err,
+						want[i%3])
+
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func BenchmarkDecide(b *testing.B) {

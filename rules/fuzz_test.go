@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("[[rule]]\nname = 'a'\nwhen = 'inCIDR(addr.ip, \"10/8\")'\nskip = true\n"))
+	f.Add([]byte("[[rule]]\nname = 'h'\nwhen = 'hasUplink(4, \"wifi\")'\nflags = []\n"))
 	f.Add([]byte("[limits]\nsubflows = 9\n[settings]\nresync_interval = '1s'\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
