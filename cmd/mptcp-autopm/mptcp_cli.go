@@ -14,7 +14,7 @@ import (
 
 // mptcpUsage is the grammar of the ip-mptcp(8) sub-commands, as `ip mptcp
 // help` prints it, plus the options they honour.
-const mptcpUsage = `Path manager commands (ip-mptcp(8) grammar, abbreviations as ip takes them):
+const mptcpUsage = `Path manager commands, in ip-mptcp(8)'s grammar and abbreviations:
   mptcp-autopm endpoint add ADDRESS [ dev NAME ] [ id ID ]
                                     [ port NR ] [ FLAG-LIST ]
   mptcp-autopm endpoint delete id ID [ ADDRESS ]
@@ -40,12 +40,21 @@ Options, before the command or among its arguments:
 var mptcpCommands = []string{"endpoint", "limits", "monitor"}
 
 func init() {
-	register("endpoint", "show and change path-manager endpoints (ip mptcp endpoint)",
-		func(args []string) error { return newSession(os.Stdout).endpoint(args) })
-	register("limits", "show and set path-manager limits (ip mptcp limits)",
-		func(args []string) error { return newSession(os.Stdout).limits(args) })
-	register("monitor", "print MPTCP connection events (ip mptcp monitor)",
-		func(args []string) error { return newSession(os.Stdout).monitor(args) })
+	register("endpoint",
+		"show and change path-manager endpoints (ip mptcp endpoint)",
+		func(args []string) error {
+			return newSession(os.Stdout).endpoint(args)
+		})
+	register("limits",
+		"show and set path-manager limits (ip mptcp limits)",
+		func(args []string) error {
+			return newSession(os.Stdout).limits(args)
+		})
+	register("monitor",
+		"print MPTCP connection events (ip mptcp monitor)",
+		func(args []string) error {
+			return newSession(os.Stdout).monitor(args)
+		})
 }
 
 // lookupCommand finds a command by its name or, for the ip-mptcp objects,
@@ -168,7 +177,8 @@ func (s *session) connect() (pmClient, string, error) {
 
 	c, err := s.dial(path)
 	if err != nil {
-		return nil, "", &exitError{code: 1, err: fmt.Errorf("connecting to the path manager: %w", err)}
+		return nil, "", exitWith(1,
+			fmt.Errorf("connecting to the path manager: %w", err))
 	}
 
 	return c, path, nil

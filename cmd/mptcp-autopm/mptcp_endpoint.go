@@ -37,7 +37,8 @@ func (s *session) endpoint(args []string) error {
 }
 
 // runEndpoint sends one parsed endpoint request.
-func (s *session) runEndpoint(c pmClient, path string, req endpointRequest) error {
+func (s *session) runEndpoint(c pmClient, path string,
+	req endpointRequest) error {
 	e := req.Endpoint
 	var err error
 	switch req.Verb {
@@ -62,7 +63,8 @@ func (s *session) runEndpoint(c pmClient, path string, req endpointRequest) erro
 // showEndpoints prints the table, or the endpoint with the requested id.
 // Without an id ip asks the kernel all the same, which answers "address
 // not found"; so does this.
-func (s *session) showEndpoints(c pmClient, path string, req endpointRequest) error {
+func (s *session) showEndpoints(c pmClient, path string,
+	req endpointRequest) error {
 	var (
 		eps []pm.Endpoint
 		err error

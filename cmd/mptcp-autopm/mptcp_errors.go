@@ -23,6 +23,17 @@ var errIncomplete = &exitError{
 	err:  errors.New(`Command line is not complete. Try option "help"`),
 }
 
+// exitWith returns err with an exit code.
+func exitWith(code int, err error) error {
+	return &exitError{code: code, err: err}
+}
+
+// kernelErrorf returns an error that exits 2, ended by a period as ip
+// ends the kernel's messages.
+func kernelErrorf(text string) error {
+	return exitWith(exitKernel, errors.New(text+"."))
+}
+
 // usageErrorf returns an error that exits 255.
 func usageErrorf(format string, a ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
@@ -48,7 +59,7 @@ func badAddress(arg string) error {
 
 // unknownCommand is ip-mptcp's answer to a sub-command it does not know.
 func unknownCommand(word string) error {
-	return usageErrorf("Command %q is unknown, try \"mptcp-autopm help\".", word)
+	return usageErrorf("Command %q is unknown, try %q.", word, "mptcp-autopm help")
 }
 
 // refusal turns an error of the pm client into what ip prints when the
@@ -63,19 +74,19 @@ func refusal(err error) error {
 	var pe *pm.Error
 	if errors.As(err, &pe) {
 		if pe.Local {
-			return &exitError{code: exitKernel, err: errors.New(pe.Err.Error() + ".")}
+			return kernelErrorf(pe.Err.Error())
 		}
 		if pe.Message != "" {
-			return &exitError{code: exitKernel, err: errors.New(pe.Message + ".")}
+			return kernelErrorf(pe.Message)
 		}
 	}
 
 	var errno unix.Errno
 	if errors.As(err, &errno) {
-		return &exitError{code: exitKernel, err: errors.New(errnoText(errno) + ".")}
+		return kernelErrorf(errnoText(errno))
 	}
 
-	return &exitError{code: exitKernel, err: err}
+	return exitWith(exitKernel, err)
 }
 
 // errnoText capitalises the errno's text the way strerror(3) does ("No

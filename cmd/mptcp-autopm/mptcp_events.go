@@ -94,7 +94,8 @@ func eventTail(ev pm.Event) []eventField {
 	num(pm.AttrResetReason, "reset_reason", uint64(ev.ResetReason))
 	if has(pm.AttrResetFlags) {
 		fs = append(fs, eventField{key: "reset_flags",
-			text: fmt.Sprintf("0x%x", ev.ResetFlags), num: uint64(ev.ResetFlags)})
+			text: fmt.Sprintf("0x%x", ev.ResetFlags),
+			num:  uint64(ev.ResetFlags)})
 	}
 
 	return fs
@@ -123,7 +124,8 @@ func formatEventText(ev pm.Event) string {
 // of newer iproute2's `ip -j mptcp monitor`: "event" holds the name, the
 // token is a "0x" string, and the flag bits the kernel defines become
 // "server_side" and "deny_join_id0".
-func formatEventJSON(ev pm.Event, ts string, o options, ifname ifnameFunc) string {
+func formatEventJSON(ev pm.Event, ts string, o options,
+	ifname ifnameFunc) string {
 	w := &jsonWriter{pretty: o.pretty}
 	w.startObject()
 	if ts != "" {
@@ -207,7 +209,8 @@ func formatTimestamp(t time.Time, o options) string {
 	if o.tshort {
 		v = fmt.Sprintf("%s.%06d", t.Format("2006-01-02T15:04:05"), usec)
 	} else {
-		v = fmt.Sprintf("%s %d usec", t.Format("Mon Jan _2 15:04:05 2006"), usec)
+		v = fmt.Sprintf("%s %d usec",
+			t.Format("Mon Jan _2 15:04:05 2006"), usec)
 	}
 
 	switch {
@@ -221,7 +224,8 @@ func formatTimestamp(t time.Time, o options) string {
 }
 
 // formatEvent formats ev for the monitor with the options in o, at time t.
-func formatEvent(ev pm.Event, t time.Time, o options, ifname ifnameFunc) string {
+func formatEvent(ev pm.Event, t time.Time, o options,
+	ifname ifnameFunc) string {
 	ts := ""
 	if o.timestamp {
 		ts = formatTimestamp(t, o)

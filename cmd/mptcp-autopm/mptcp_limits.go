@@ -14,7 +14,8 @@ func (s *session) limits(args []string) error {
 	defer c.Close()
 
 	if req.Set {
-		if err := c.SetLimitsPartial(req.Subflows, req.AddAddrAccepted); err != nil {
+		err := c.SetLimitsPartial(req.Subflows, req.AddAddrAccepted)
+		if err != nil {
 			return refusal(err)
 		}
 

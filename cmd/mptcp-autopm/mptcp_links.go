@@ -82,7 +82,8 @@ func dumpLinks(netns string) (map[string]int32, map[int32]string, error) {
 }
 
 // decodeLinks reads the index and IFLA_IFNAME of each RTM_NEWLINK.
-func decodeLinks(msgs []netlink.Message) (map[string]int32, map[int32]string, error) {
+func decodeLinks(msgs []netlink.Message) (map[string]int32,
+	map[int32]string, error) {
 	byName := map[string]int32{}
 	byIdx := map[int32]string{}
 	for _, m := range msgs {

@@ -39,7 +39,8 @@ func (s *session) monitor(args []string) error {
 
 	ev, err := dialEvents(path)
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("can't subscribe to mptcp events: %w", err)}
+		return exitWith(1,
+			fmt.Errorf("can't subscribe to mptcp events: %w", err))
 	}
 
 	var stopped atomic.Bool
@@ -65,7 +66,8 @@ func (s *session) monitor(args []string) error {
 // follow prints events from ev until it fails. Lost events are reported
 // on standard error and following goes on, as ip's rtnl_listen does on
 // ENOBUFS.
-func (s *session) follow(ev eventSource, path string, now func() time.Time) error {
+func (s *session) follow(ev eventSource, path string,
+	now func() time.Time) error {
 	ifname := func(i int32) string { return s.ifname(path, i) }
 	for {
 		evs, err := ev.Receive()
@@ -75,7 +77,7 @@ func (s *session) follow(ev eventSource, path string, now func() time.Time) erro
 			continue
 		}
 		if err != nil {
-			return &exitError{code: exitKernel, err: err}
+			return exitWith(exitKernel, err)
 		}
 
 		t := now()

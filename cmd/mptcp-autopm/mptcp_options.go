@@ -54,7 +54,7 @@ func (o *options) apply(arg, value string) error {
 	case matches(name, "netns"):
 		o.netns = value
 	default:
-		return usageErrorf("Option %q is unknown, try \"mptcp-autopm help\".", arg)
+		return usageErrorf("Option %q is unknown, try %q.", arg, "mptcp-autopm help")
 	}
 
 	return nil

@@ -97,7 +97,8 @@ func parseEndpoint(s *scanner, ifindex ifindexFunc) (endpointRequest, error) {
 // order, as mptcp_parse_opt in iproute2's ip/ipmptcp.c does: a flag word
 // first, then the keywords by prefix, then an address. Errors come in
 // the order ip finds them. A repeated keyword keeps the last value.
-func parseEndpointArgs(s *scanner, verb endpointVerb, ifindex ifindexFunc) (endpointRequest, error) {
+func parseEndpointArgs(s *scanner, verb endpointVerb,
+	ifindex ifindexFunc) (endpointRequest, error) {
 	r := endpointRequest{Verb: verb, Dump: verb == verbShow}
 	for {
 		w, ok, err := s.word()
@@ -118,7 +119,8 @@ func parseEndpointArgs(s *scanner, verb endpointVerb, ifindex ifindexFunc) (endp
 }
 
 // parseWord takes one word of an endpoint command, and its value.
-func (r *endpointRequest) parseWord(s *scanner, w string, ifindex ifindexFunc) error {
+func (r *endpointRequest) parseWord(s *scanner, w string,
+	ifindex ifindexFunc) error {
 	if f, ok := flagWords[w]; ok {
 		return r.addFlag(w, f)
 	}
@@ -391,7 +393,7 @@ func strtoul(s string) (n uint64, rest string, ok bool) {
 
 	base := uint64(10)
 	switch {
-	case len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X") && digitValue(s[2]) < 16:
+	case len(s) > 2 && strings.EqualFold(s[:2], "0x") && digitValue(s[2]) < 16:
 		base, s = 16, s[2:]
 	case len(s) > 1 && s[0] == '0':
 		base = 8
