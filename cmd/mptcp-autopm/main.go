@@ -61,7 +61,7 @@ func dispatch(args []string) int {
 		return report(err)
 	}
 
-	if i == len(args) || opts.help || matches(args[i], "help") {
+	if i == len(args) || opts.help || isHelp(args[i]) {
 		usage()
 		if i == len(args) && !opts.help {
 			return 255
@@ -84,6 +84,14 @@ func dispatch(args []string) int {
 	}
 
 	return report(cmd.run(append(pre, args[i+1:]...)))
+}
+
+// isHelp reports whether word asks for the usage, abbreviated as ip
+// allows ("h"), unless a command has that very name.
+func isHelp(word string) bool {
+	_, exact := commands[word]
+
+	return !exact && matches(word, "help")
 }
 
 // report prints err as one "Error: ..." line and returns the exit code.
