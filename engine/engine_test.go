@@ -1,0 +1,323 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/mptcp-autopm/mptcp-autopm/pm/pmtest"
+	"github.com/mptcp-autopm/mptcp-autopm/watchers"
+)
+
+// logBuffer collects log lines from several goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	return l.b.Write(p)
+}
+
+// take returns the lines written since the last take.
+func (l *logBuffer) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.b.String()
+	l.b.Reset()
+
+	return s
+}
+
+// reconciles counts the reconciles made so far: each reads the limits once.
+func (h *harness) reconciles() int { return h.k.Counts().LimitReads }
+
+// harness runs an engine over pmtest.Kernel inside a synctest bubble.
+type harness struct {
+	t      *testing.T
+	k      *pmtest.Kernel
+	e      *Engine
+	log    *logBuffer
+	snaps  chan watchers.Snapshot
+	seq    uint64
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newHarness(t *testing.T, k *pmtest.Kernel, cfg Config) *harness {
+	t.Helper()
+	if k == nil {
+		k = pmtest.New()
+	}
+	k.SetIfnames(map[int32]string{2: "eth0", 3: "wlan0", 4: "wwan0"})
+	h := &harness{
+		t: t, k: k, log: &logBuffer{},
+		snaps: make(chan watchers.Snapshot, 1),
+		done:  make(chan error, 1),
+	}
+	cfg.Kernel = k
+	if cfg.Rules == nil {
+		cfg.Rules = policy{}
+	}
+	cfg.Log = slog.New(slog.NewTextHandler(h.log,
+		&slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.e = New(cfg)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- h.e.Run(ctx, h.snaps) }()
+	t.Cleanup(h.stop)
+
+	return h
+}
+
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	if err := <-h.done; err != nil {
+		h.t.Errorf("Run: %v", err)
+	}
+	h.cancel = nil
+}
+
+// send hands the engine a snapshot and waits until it is idle again.
+func (h *harness) send(s *snap) {
+	h.t.Helper()
+	h.seq++
+	ss := s.get()
+	ss.Seq = h.seq
+	h.snaps <- ss
+	synctest.Wait()
+}
+
+// want compares the kernel's table and limits.
+func (h *harness) want(step, state string) {
+	h.t.Helper()
+	if diff := cmp.Diff(state, h.k.State()); diff != "" {
+		h.t.Fatalf("%s: unexpected kernel state (-want +got):\n%s\nlog:\n%s",
+			step, diff, h.log.take())
+	}
+}
+
+const (
+	s1State = "192.0.2.10 id 1 subflow dev eth0 \n" +
+		"198.51.100.20 id 2 subflow backup dev wlan0 \n" +
+		"add_addr_accepted 2 subflows 4 \n"
+	s2State = "198.51.100.20 id 2 subflow dev wlan0 \n" +
+		"add_addr_accepted 2 subflows 3 \n"
+)
+
+func count(log, s string) int { return strings.Count(log, s) }
+
+func TestRunDockUndockRedock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil, Config{})
+		h.send(laptop())
+		h.want("S1", s1State)
+		log := h.log.take()
+		if n := count(log, "msg=reconciled"); n != 1 {
+			t.Errorf("S1: want one reconciled line, got %d:\n%s", n, log)
+		}
+		for _, want := range []string{
+			"add 192.0.2.10 subflow dev eth0 (rule other)",
+			"add 198.51.100.20 subflow backup dev wlan0 (rule wifi-backup)",
+			"component=engine",
+		} {
+			if !strings.Contains(log, want) {
+				t.Errorf("S1: log lacks %q:\n%s", want, log)
+			}
+		}
+
+		time.Sleep(DefaultSettle)
+		h.send(laptop().carrierOff(2))
+		h.want("S2", s2State)
+		log = h.log.take()
+		for _, want := range []string{
+			"change 198.51.100.20 id 2 nobackup (rule wifi)",
+			"delete 192.0.2.10 id 1 subflow dev eth0 (no carrier)",
+		} {
+			if !strings.Contains(log, want) {
+				t.Errorf("S2: log lacks %q:\n%s", want, log)
+			}
+		}
+
+		time.Sleep(DefaultSettle)
+		h.send(laptop())
+		h.want("S3", "198.51.100.20 id 2 subflow backup dev wlan0 \n"+
+			"192.0.2.10 id 3 subflow dev eth0 \n"+
+			"add_addr_accepted 2 subflows 4 \n")
+	})
+}
+
+func TestRunQuietWhenNothingChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil, Config{})
+		h.send(laptop())
+		time.Sleep(DefaultSettle)
+		h.log.take()
+		h.k.ResetCounts()
+
+		for range 3 {
+			h.send(laptop())
+			time.Sleep(DefaultSettle)
+		}
+		if c := h.k.Counts(); c.Changes() != 0 || c.LimitReads != 3 {
+			t.Errorf("unexpected kernel calls for unchanged snapshots: %+v", c)
+		}
+		log := h.log.take()
+		if strings.Contains(log, "level=INFO") ||
+			strings.Contains(log, "level=WARN") {
+			t.Errorf("logged above debug while nothing changed:\n%s", log)
+		}
+		if !strings.Contains(log, "msg=snapshot") ||
+			!strings.Contains(log, "msg=evaluated") {
+			t.Errorf("no debug lines for events and evaluations:\n%s", log)
+		}
+	})
+}
+
+func TestRunCoalesces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil, Config{Settle: 15 * time.Millisecond})
+		h.send(laptop())
+		if d := h.reconciles(); d != 1 {
+			t.Fatalf("first snapshot after quiet: want 1 reconcile at once, got %d", d)
+		}
+
+		// A burst inside the settle window: nothing until it ends, then
+		// one reconcile from the latest snapshot.
+		h.send(laptop().carrierOff(2))
+		time.Sleep(5 * time.Millisecond)
+		h.send(laptop())
+		time.Sleep(5 * time.Millisecond)
+		h.send(laptop().carrierOff(2))
+		if d := h.reconciles(); d != 1 {
+			t.Fatalf("burst inside the window: want no reconcile yet, got %d", d-1)
+		}
+		h.want("inside the window", s1State)
+
+		time.Sleep(5 * time.Millisecond)
+		synctest.Wait()
+		if d := h.reconciles(); d != 2 {
+			t.Fatalf("after the window: want 1 follow-up reconcile, got %d", d-1)
+		}
+		h.want("follow-up from the latest snapshot", s2State)
+
+		// The follow-up opened a window of its own, which ends quietly.
+		time.Sleep(time.Second)
+		if d := h.reconciles(); d != 2 {
+			t.Errorf("quiet window: want no reconcile, got %d", d-2)
+		}
+
+		// Quiet again: the next snapshot is acted on at once.
+		h.send(laptop())
+		h.want("after quiet", "198.51.100.20 id 2 subflow backup dev wlan0 \n"+
+			"192.0.2.10 id 3 subflow dev eth0 \n"+
+			"add_addr_accepted 2 subflows 4 \n")
+	})
+}
+
+func TestRunResyncRepairsDrift(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil, Config{Resync: 2 * time.Second})
+		h.send(laptop())
+		h.want("S1", s1State)
+		h.log.take()
+
+		// S13: someone flushes the table; no event says so.
+		if err := h.k.Other().Flush(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := h.k.String(); got != "" {
+			t.Fatalf("repaired before the resync interval: %q", got)
+		}
+
+		time.Sleep(time.Second)
+		synctest.Wait()
+		h.want("S13 after resync", s1State)
+		log := h.log.take()
+		if !strings.Contains(log, "level=WARN") ||
+			!strings.Contains(log, "trigger=resync") {
+			t.Errorf("no warning for the drift repaired at resync:\n%s", log)
+		}
+
+		// A resync that finds nothing to do does nothing.
+		h.k.ResetCounts()
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if c := h.k.Counts(); c.LimitReads != 1 || c.Changes() != 0 {
+			t.Errorf("unexpected kernel calls at a quiet resync: %+v", c)
+		}
+	})
+}
+
+func TestRunRetriesWithBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := pmtest.New()
+		wlan := netip.MustParseAddr("198.51.100.20")
+		k.Refuse(wlan, unix.EPERM, "refused for the test")
+		h := newHarness(t, k, Config{
+			RetryMin: time.Second, RetryMax: 4 * time.Second,
+			Resync: time.Hour,
+		})
+
+		h.send(laptop())
+		h.want("refused", "192.0.2.10 id 1 subflow dev eth0 \n"+
+			"add_addr_accepted 2 subflows 4 \n")
+		st := h.e.Status()
+		if len(st.Errors) != 1 || st.Errors[0].Attempts != 1 ||
+			!strings.Contains(st.Errors[0].Op, "198.51.100.20") {
+			t.Fatalf("unexpected status errors: %+v", st.Errors)
+		}
+		if log := h.log.take(); !strings.Contains(log, "level=ERROR") {
+			t.Errorf("no error line for the refused add:\n%s", log)
+		}
+
+		// Retries after 1s, then 2s, then 4s, then 4s.
+		var adds []int
+		for _, wait := range []time.Duration{1, 2, 4, 4} {
+			before := h.k.Counts().Adds
+			time.Sleep(wait*time.Second - time.Millisecond)
+			synctest.Wait()
+			if h.k.Counts().Adds != before {
+				t.Fatalf("retried before %v", wait*time.Second)
+			}
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+			adds = append(adds, h.k.Counts().Adds-before)
+		}
+		if diff := cmp.Diff([]int{1, 1, 1, 1}, adds); diff != "" {
+			t.Errorf("unexpected retries (-want +got):\n%s", diff)
+		}
+		if got := h.e.Status().Errors[0].Attempts; got != 5 {
+			t.Errorf("want 5 attempts in the status, got %d", got)
+		}
+		if log := h.log.take(); !strings.Contains(log, "level=WARN") {
+			t.Errorf("no warning for the retries:\n%s", log)
+		}
+
+		k.Refuse(wlan, 0, "")
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		h.want("accepted at last", s1State)
+		if errs := h.e.Status().Errors; len(errs) != 0 {
+			t.Errorf("errors left in the status: %+v", errs)
+		}
+	})
+}
