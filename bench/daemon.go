@@ -38,7 +38,8 @@ type daemon struct {
 // launcher starts contestants. Every daemon gets the same kind of
 // namespace and is started the same way: `ip netns exec HOST program`.
 type launcher struct {
-	work   string // directory for logs, state and the rules file
+	work   string // directory for state and the rules file
+	logs   string // directory for this run's daemon logs
 	bin    string // mptcp-autopm
 	self   string // this program, for the floor
 	mptcpd mptcpdBin
@@ -68,7 +69,7 @@ func (l *launcher) start(name string, ns *netNS) (*daemon, error) {
 	d := &daemon{
 		name: name,
 		done: make(chan struct{}),
-		log:  filepath.Join(l.work, "logs", fmt.Sprintf("%03d-%s.log", n, name)),
+		log:  filepath.Join(l.logs, fmt.Sprintf("%03d-%s.log", n, name)),
 	}
 
 	switch name {

@@ -24,6 +24,9 @@ type floorPM struct {
 	carrier map[int]bool
 	addrs   map[int]map[netip.Addr]bool
 	ids     map[netip.Addr]uint8
+	// collecting is set while a resync dumps: messages then update the
+	// state only, and sync acts once the dumps are done.
+	collecting bool
 }
 
 func runFloor() error {
@@ -58,22 +61,67 @@ func (f *floorPM) follow() error {
 	}
 	defer unix.Close(fd)
 
+	// A deep buffer: each endpoint delete blocks the floor for ~13 ms.
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+
 	groups := uint32(unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR)
 	err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups})
 	if err != nil {
 		return fmt.Errorf("joining rtnetlink groups: %w", err)
 	}
 
-	for seq, typ := range []uint16{unix.RTM_GETLINK, unix.RTM_GETADDR} {
-		if err := dumpRequest(fd, typ, uint32(seq+1)); err != nil {
+	for seq := uint32(1); ; seq += 2 {
+		err := f.resync(fd, seq)
+		if err == nil {
+			err = f.read(fd, 0)
+		}
+		if !errors.Is(err, unix.ENOBUFS) {
 			return err
 		}
-		if err := f.read(fd, uint32(seq+1)); err != nil {
+		// Events were lost: netlink multicast is lossy. Dump again.
+		fmt.Fprintln(os.Stderr, "floor: rtnetlink overrun, resyncing")
+	}
+}
+
+// resync dumps links, then addresses, into fresh state, and then makes
+// the endpoints it owns match that state.
+func (f *floorPM) resync(fd int, seq uint32) error {
+	f.carrier = map[int]bool{}
+	f.addrs = map[int]map[netip.Addr]bool{}
+	f.collecting = true
+	for i, typ := range []uint16{unix.RTM_GETLINK, unix.RTM_GETADDR} {
+		if err := dumpRequest(fd, typ, seq+uint32(i)); err != nil {
+			return err
+		}
+		if err := f.read(fd, seq+uint32(i)); err != nil {
 			return err
 		}
 	}
+	f.collecting = false
+	f.sync()
 
-	return f.read(fd, 0)
+	return nil
+}
+
+// sync deletes the endpoints the floor made whose address is gone or
+// without carrier, and adds those missing.
+func (f *floorPM) sync() {
+	want := map[netip.Addr]int{}
+	for idx, as := range f.addrs {
+		for a := range as {
+			if f.carrier[idx] {
+				want[a] = idx
+			}
+		}
+	}
+	for a := range f.ids {
+		if _, ok := want[a]; !ok {
+			f.del(a)
+		}
+	}
+	for a, idx := range want {
+		f.add(a, idx)
+	}
 }
 
 // dumpRequest asks for every link or IPv4 address.
@@ -104,6 +152,9 @@ func (f *floorPM) read(fd int, done uint32) error {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
 			return fmt.Errorf("reading rtnetlink: %w", err)
+		}
+		if n < unix.NLMSG_HDRLEN {
+			continue
 		}
 
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
@@ -150,6 +201,12 @@ func (f *floorPM) handle(m syscall.NetlinkMessage) {
 }
 
 func (f *floorPM) link(idx int, gone, on bool) {
+	if f.collecting {
+		if !gone {
+			f.carrier[idx] = on
+		}
+		return
+	}
 	if gone {
 		for a := range f.addrs[idx] {
 			f.del(a)
@@ -179,7 +236,9 @@ func (f *floorPM) addr(idx int, a netip.Addr, added bool) {
 
 	if !added {
 		delete(f.addrs[idx], a)
-		f.del(a)
+		if !f.collecting {
+			f.del(a)
+		}
 		return
 	}
 
@@ -187,7 +246,7 @@ func (f *floorPM) addr(idx int, a netip.Addr, added bool) {
 		f.addrs[idx] = map[netip.Addr]bool{}
 	}
 	f.addrs[idx][a] = true
-	if f.carrier[idx] {
+	if f.carrier[idx] && !f.collecting {
 		f.add(a, idx)
 	}
 }

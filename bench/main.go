@@ -178,7 +178,9 @@ func newBench(cfg config) (*bench, error) {
 
 	b := &bench{
 		cfg:    cfg,
-		launch: &launcher{work: cfg.work, bin: bin, self: self, mptcpd: mpd},
+		launch: &launcher{work: cfg.work, bin: bin, self: self, mptcpd: mpd,
+			logs: filepath.Join(cfg.work, "logs",
+				time.Now().UTC().Format("20060102T150405Z"))},
 		poll:   &poller{interval: cfg.poll},
 		rep:    newReport(cfg, mpd),
 	}
