@@ -111,10 +111,10 @@ type burstRun struct {
 	Right       bool    `json:"right"`
 	// RightAnyCarrier: the final table has one endpoint per address
 	// present, carrier or not (what mptcpd aims at).
-	RightAnyCarrier bool `json:"right_ignoring_carrier"`
-	Final       string  `json:"final_table"`
-	Want        string  `json:"wanted_table"`
-	BurstMS     float64 `json:"burst_ms"`
+	RightAnyCarrier bool    `json:"right_ignoring_carrier"`
+	Final           string  `json:"final_table"`
+	Want            string  `json:"wanted_table"`
+	BurstMS         float64 `json:"burst_ms"`
 }
 
 // burstFigure measures figure 4: a fresh 8-link env per contestant and

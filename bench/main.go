@@ -177,12 +177,12 @@ func newBench(cfg config) (*bench, error) {
 	}
 
 	b := &bench{
-		cfg:    cfg,
+		cfg: cfg,
 		launch: &launcher{work: cfg.work, bin: bin, self: self, mptcpd: mpd,
 			logs: filepath.Join(cfg.work, "logs",
 				time.Now().UTC().Format("20060102T150405Z"))},
-		poll:   &poller{interval: cfg.poll},
-		rep:    newReport(cfg, mpd),
+		poll: &poller{interval: cfg.poll},
+		rep:  newReport(cfg, mpd),
 	}
 
 	return b, nil
