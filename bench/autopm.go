@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,13 +22,19 @@ type = "wifi"
 `
 
 // reconciledOps finds the operations of mptcp-autopm's one Info line per
-// reconcile that changed something: msg=reconciled ops="op; op; ...".
+// reconcile that changed something: msg=reconciled ops="op; op; ..."
+// lists the operations the kernel accepted (engine.logResult).
 var reconciledOps = regexp.MustCompile(`msg=reconciled .*\bops="((?:[^"\\]|\\.)*)"`)
 
 // autopmOps counts the kernel operations one log line reports. The daemon
 // runs at its default level, Info, so that logging costs it no more than
 // in normal use.
 func autopmOps(line []byte) int {
+	// An operation the kernel refused was made all the same.
+	if bytes.Contains(line, []byte(`msg="operation refused, will retry"`)) {
+		return 1
+	}
+
 	m := reconciledOps.FindSubmatch(line)
 	if m == nil || len(m[1]) == 0 {
 		return 0

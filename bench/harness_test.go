@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mptcp-autopm/mptcp-autopm/pm"
+	"github.com/mptcp-autopm/mptcp-autopm/rules"
 )
 
 func TestAutopmOps(t *testing.T) {
@@ -19,6 +20,7 @@ func TestAutopmOps(t *testing.T) {
 		{"one op", `level=INFO msg=reconciled ops="add 10.1.0.7 subflow dev eth0 (rule \"other\")" trigger=event`, 1},
 		{"no ops", `level=INFO msg=reconciled ops=""`, 0},
 		{"other line", `level=INFO msg="rules loaded" ops="x; y"`, 0},
+		{"refused", `level=ERROR msg="operation refused, will retry" component=engine op="add 10.1.0.7" err="file exists"`, 1},
 		{"debug line", `level=DEBUG msg="endpoint added" addr=10.1.0.7`, 0},
 	}
 	for _, tt := range tests {
@@ -193,5 +195,19 @@ func TestSinkStall(t *testing.T) {
 	s = &sink{reads: []time.Time{at(900), at(990)}}
 	if stall, _ := s.stall(loss); stall != -1 {
 		t.Errorf("unexpected stall %s: want -1 when nothing arrived after the loss", stall)
+	}
+}
+
+// TestAutopmRules checks that the rules file the bench gives mptcp-autopm
+// loads and declares the veth types.
+func TestAutopmRules(t *testing.T) {
+	set, err := rules.Parse("autopm-rules.toml", []byte(autopmRules))
+	if err != nil {
+		t.Fatalf("loading the bench's rules: %v", err)
+	}
+
+	want := []rules.TypeOverride{{Glob: "eth*", Type: "ethernet"}, {Glob: "wlan*", Type: "wifi"}}
+	if diff := cmp.Diff(want, set.Settings().Types); diff != "" {
+		t.Errorf("unexpected type overrides (-want +got):\n%s", diff)
 	}
 }
