@@ -243,6 +243,10 @@ func wantLimits(set rules.LimitsSetting, table []pm.Endpoint) (
 	auto, autoHow := AutoLimits(table)
 	subflows, hs := limitWant(set.Subflows, auto.Subflows, autoHow)
 	addAddr, ha := limitWant(set.AddAddrAccepted, auto.AddAddrAccepted, autoHow)
+	if set.Subflows.Mode == rules.LimitAuto &&
+		set.AddAddrAccepted.Mode == rules.LimitAuto {
+		return subflows, addAddr, autoHow
+	}
 
 	return subflows, addAddr,
 		fmt.Sprintf("subflows %s; add_addr_accepted %s", hs, ha)

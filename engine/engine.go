@@ -105,12 +105,17 @@ func New(cfg Config) *Engine {
 		cfg:      cfg,
 		log:      log,
 		kernel:   k,
-		rec:      pm.NewReconciler(k, log),
+		rec:      pm.NewReconciler(k, cfg.Log),
 		reloads:  make(chan reload, 1),
 		rules:    cfg.Rules,
 		source:   cfg.RulesSource,
 		failures: map[string]*failure{},
 		owned:    cfg.Owned,
+	}
+	e.status = Status{
+		LastOps: []string{}, Links: []LinkStatus{},
+		Endpoints: []EndpointStatus{}, LeftOut: []LeftOut{},
+		Errors: []ErrorStatus{},
 	}
 	e.status.Rules = cfg.RulesSource
 	e.status.DryRun = cfg.DryRun

@@ -122,3 +122,8 @@ func ep(addr string, flags pm.Flags, ifindex int32) pm.Endpoint {
 	return pm.Endpoint{Addr: netip.MustParseAddr(addr), Flags: flags,
 		Ifindex: ifindex}
 }
+
+type (
+	watchersKey   = watchers.SubflowKey
+	watchersCount = watchers.SubflowCount
+)

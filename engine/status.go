@@ -288,7 +288,7 @@ func (e *Engine) recordError(v *view, why string, err error) {
 }
 
 func (e *Engine) errorStatus() []ErrorStatus {
-	var errs []ErrorStatus
+	errs := []ErrorStatus{}
 	for _, f := range e.failures {
 		errs = append(errs, ErrorStatus{
 			Op: f.op, Error: f.err.Error(),
