@@ -75,6 +75,9 @@ func (l *launcher) start(name string, ns *netNS) (*daemon, error) {
 	switch name {
 	case autopm:
 		dir := filepath.Join(l.work, "state", fmt.Sprint(n))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
 		d.cmd = ns.command(l.bin, autopmArgs(l.work, dir)...)
 	case mptcpd:
 		d.cmd = ns.command("env", l.mptcpd.args()...)
