@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mptcp-autopm/mptcp-autopm/engine"
+	"github.com/mptcp-autopm/mptcp-autopm/pm"
+	"github.com/mptcp-autopm/mptcp-autopm/rules"
+	"github.com/mptcp-autopm/mptcp-autopm/watchers"
+)
+
+// defaultSocket is where the daemon answers status and reload requests;
+// systemd's RuntimeDirectory=mptcp-autopm creates its directory.
+const defaultSocket = engine.DefaultStateDir + "/mptcp-autopm.sock"
+
+func init() {
+	register("run", "run the daemon in the foreground",
+		func(args []string) error { return runDaemon(os.Stderr, args) })
+}
+
+// runFlags are the options of `run`.
+type runFlags struct {
+	rules        string
+	socket       string
+	stateDir     string
+	dryRun       bool
+	resync       time.Duration
+	removeOnExit bool
+	level        slog.Level
+}
+
+func parseRunFlags(stderr io.Writer, args []string) (*runFlags, error) {
+	f := &runFlags{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.rules, "rules", "", "rules `FILE`; default "+
+		rules.DefaultPath+" when it exists, else the embedded rules")
+	fs.StringVar(&f.socket, "socket", defaultSocket,
+		"control socket `PATH` for status and reload")
+	fs.StringVar(&f.stateDir, "state-dir", engine.DefaultStateDir,
+		"`DIR` keeping which endpoints are ours, per network namespace")
+	fs.BoolVar(&f.dryRun, "dry-run", false,
+		"log the operations a reconcile would make, apply none")
+	fs.DurationVar(&f.resync, "resync", 0,
+		"re-read the kernel every `DURATION` (default: the rules' "+
+			"resync_interval, else 30s)")
+	fs.BoolVar(&f.removeOnExit, "remove-on-exit", false,
+		"remove our endpoints when stopped by SIGTERM or SIGINT")
+	fs.TextVar(&f.level, "log-level", slog.LevelInfo,
+		"log `LEVEL`: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: mptcp-autopm run [--rules FILE] "+
+			"[--socket PATH] [--state-dir DIR] [--dry-run] [--resync DUR] "+
+			"[--remove-on-exit] [--log-level L]")
+		fs.PrintDefaults()
+	}
+
+	if err := fs.Parse(args); err != nil {
+		return nil, &exitError{code: 255, err: err}
+	}
+
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return nil, &exitError{code: 255,
+			err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+
+	return f, nil
+}
+
+// loadRulesFile loads path, or the default rules when path is "".
+func loadRulesFile(path string) (*rules.Set, error) {
+	if path == "" {
+		return rules.LoadDefault()
+	}
+
+	return rules.Load(path)
+}
+
+// daemon is one `run`: the engine and what feeds and serves it.
+type daemon struct {
+	flags *runFlags
+	log   *slog.Logger
+	eng   *engine.Engine
+
+	reloadMu sync.Mutex
+}
+
+func runDaemon(stderr io.Writer, args []string) error {
+	f, err := parseRunFlags(stderr, args)
+	if err != nil {
+		return err
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr,
+		&slog.HandlerOptions{Level: f.level}))
+	d := &daemon{flags: f, log: log.With("component", "daemon")}
+
+	return d.run(log)
+}
+
+func (d *daemon) run(log *slog.Logger) error {
+	set, err := loadRulesFile(d.flags.rules)
+	if err != nil {
+		return fmt.Errorf("loading rules: %w", err)
+	}
+
+	owned, err := loadOwned(d.flags.stateDir)
+	if err != nil {
+		return err
+	}
+
+	client, err := pm.Dial(nil)
+	if err != nil {
+		return fmt.Errorf("connecting to the path manager: %w", err)
+	}
+	defer client.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(),
+		syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	snaps, err := watchers.Watch(ctx, watchers.Options{
+		Log: log, MPTCPEvents: true,
+	})
+	if err != nil {
+		return fmt.Errorf("watching the network: %w", err)
+	}
+
+	d.eng = engine.New(engine.Config{
+		Kernel: client, Rules: set, RulesSource: set.File(),
+		Owned: owned, Log: log, DryRun: d.flags.dryRun,
+		Resync: d.flags.resync,
+	})
+
+	return d.serve(ctx, snaps)
+}
+
+// loadOwned reads the ownership state of the namespace the daemon runs
+// in.
+func loadOwned(dir string) (*engine.Owned, error) {
+	nsid, err := engine.NetNSID()
+	if err != nil {
+		return nil, err
+	}
+
+	return engine.LoadOwned(engine.OwnedPath(dir, nsid))
+}
+
+// serve runs the engine, the control socket and the reload signal until
+// ctx ends.
+func (d *daemon) serve(ctx context.Context,
+	snaps <-chan watchers.Snapshot) error {
+	ln, err := listenControl(d.flags.socket)
+	if err != nil {
+		return err
+	}
+	srv := newControlServer(d)
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go d.reloadOnSignal(ctx, hup)
+
+	d.log.Info("started", "rules", d.eng.Status().Rules,
+		"socket", d.flags.socket, "dry_run", d.flags.dryRun)
+	notify("READY=1")
+
+	err = d.eng.Run(ctx, snaps)
+	notify("STOPPING=1")
+	d.log.Info("stopping")
+	if d.flags.removeOnExit && !d.flags.dryRun {
+		err = errors.Join(err, d.eng.RemoveOurs())
+	}
+
+	return err
+}
+
+func (d *daemon) reloadOnSignal(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			d.log.Info("reloading on SIGHUP")
+			d.reload()
+		}
+	}
+}
+
+// reload loads the rules file again. A broken file keeps the previous
+// rules, and the engine's status shows why until a reload succeeds.
+func (d *daemon) reload() (string, error) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+
+	notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
+	defer notify("READY=1")
+
+	set, err := loadRulesFile(d.flags.rules)
+	if err != nil {
+		err = fmt.Errorf("reloading rules: %w", err)
+		d.eng.RulesFailed(err)
+		return "", err
+	}
+
+	d.eng.Reload(set, set.File())
+
+	return set.File(), nil
+}
