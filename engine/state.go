@@ -134,7 +134,7 @@ func (o *Owned) save() error {
 		return nil
 	}
 
-	var f ownedFile
+	f := ownedFile{Endpoints: []ownedKey{}}
 	for _, k := range o.Keys() {
 		f.Endpoints = append(f.Endpoints, ownedKey{Addr: k.Addr, Port: k.Port})
 	}
