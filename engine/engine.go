@@ -145,6 +145,11 @@ func (r *recorder) start() { r.recording, r.table = true, nil }
 // Reload swaps the rules for d, read from source, and reconciles. When
 // reloads come faster than Run takes them, the latest wins.
 func (e *Engine) Reload(d Decider, source string) {
+	e.mu.Lock()
+	e.status.Rules = source
+	e.status.RulesError = ""
+	e.mu.Unlock()
+
 	for {
 		select {
 		case e.reloads <- reload{d, source}:
@@ -273,10 +278,6 @@ func (e *Engine) resyncInterval() time.Duration {
 
 func (e *Engine) setRules(source string) {
 	e.log.Info("rules reloaded", "rules", source)
-	e.mu.Lock()
-	e.status.Rules = source
-	e.status.RulesError = ""
-	e.mu.Unlock()
 }
 
 // desired computes what the kernel should hold for s under the current

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mptcp-autopm/mptcp-autopm/engine"
+	"github.com/mptcp-autopm/mptcp-autopm/pm/pmtest"
+	"github.com/mptcp-autopm/mptcp-autopm/rules"
+)
+
+func TestNotify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram",
+		&net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	if err := notifyTo(path, "READY=1"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(buf[:n]); got != "READY=1" {
+		t.Errorf("unexpected datagram: want READY=1, got %q", got)
+	}
+
+	if err := notifyTo("", "READY=1"); err != nil {
+		t.Errorf("no NOTIFY_SOCKET must be a no-op, got %v", err)
+	}
+}
+
+const goodRules = `
+[[rule]]
+name = "lan"
+when = 'link.name == "eth9"'
+skip = true
+`
+
+const brokenRules = `
+[[rule]]
+name = "broken"
+when = 'link.typo == "wifi"'
+flags = ["subflow"]
+`
+
+// controlDaemon is a daemon whose engine runs over an in-memory kernel,
+// serving its control socket.
+func controlDaemon(t *testing.T) (*daemon, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	rulesPath := filepath.Join(dir, "rules.toml")
+	if err := os.WriteFile(rulesPath, []byte(goodRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load(rulesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	log := slog.New(slog.DiscardHandler)
+	d := &daemon{flags: &runFlags{rules: rulesPath}, log: log}
+	d.eng = engine.New(engine.Config{Kernel: pmtest.New(), Rules: set,
+		RulesSource: set.File(), Log: log})
+
+	sock := filepath.Join(dir, "ctl.sock")
+	ln, err := listenControl(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newControlServer(d)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	return d, sock, rulesPath
+}
+
+func TestControlSocket(t *testing.T) {
+	d, sock, rulesPath := controlDaemon(t)
+
+	fi, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("control socket mode: want 0600, got %o", mode)
+	}
+	if _, err := listenControl(sock); err == nil {
+		t.Errorf("a second daemon could listen on a live socket")
+	}
+
+	c := newControlClient(sock)
+	st, _, err := c.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rules != rulesPath {
+		t.Errorf("status names rules %q, want %q", st.Rules, rulesPath)
+	}
+
+	if err := os.WriteFile(rulesPath, []byte(brokenRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"rules.toml", "broken", "typo"} {
+		if !strings.Contains(r.Error, want) {
+			t.Errorf("reload error lacks %q: %q", want, r.Error)
+		}
+	}
+	if st, _, _ := c.status(); st.RulesError != r.Error {
+		t.Errorf("status rules error: want %q, got %q", r.Error, st.RulesError)
+	}
+
+	var out bytes.Buffer
+	err = runReload(&out, &out, []string{"--socket", sock})
+	if err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Errorf("reload command of a broken file: want an error naming the rule, got %v", err)
+	}
+
+	if err := os.WriteFile(rulesPath, []byte(goodRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := runReload(&out, &out, []string{"--socket", sock}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "reloaded rules from " + rulesPath + "\n"; out.String() != want {
+		t.Errorf("unexpected reload output: want %q, got %q", want, out.String())
+	}
+	if st := d.eng.Status(); st.RulesError != "" {
+		t.Errorf("a good reload left the error: %q", st.RulesError)
+	}
+}
+
+func TestListenControlReplacesStaleSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "ctl.sock")
+	if err := os.WriteFile(sock, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := listenControl(sock)
+	if err != nil {
+		t.Fatalf("a stale socket file blocked the daemon: %v", err)
+	}
+	ln.Close()
+}
+
+func TestPrintReport(t *testing.T) {
+	wanted := "subflow"
+	st := engine.Status{
+		Rules:      "/etc/mptcp-autopm/rules.toml",
+		RulesError: "rules.toml: rule \"broken\": unknown name typo",
+		Trigger:    "event",
+		Links: []engine.LinkStatus{{
+			Name: "eth0", Index: 2, Type: "ethernet", Up: true, Carrier: true,
+			Addrs: []engine.AddrStatus{
+				{Addr: "192.0.2.10", PrefixLen: 24, Rule: "other",
+					Wanted:   &wanted,
+					Endpoint: &engine.EndpointStatus{ID: 1, Flags: "subflow"},
+					Subflows: engine.SubflowStatus{Established: 2}},
+				{Addr: "fe80::10", PrefixLen: 64, Why: "link-local"},
+			},
+		}},
+		Endpoints: []engine.EndpointStatus{
+			{Line: "192.0.2.10 id 1 subflow dev eth0", Ours: true},
+			{Line: "203.0.113.200 id 2 signal"},
+		},
+		Limits: engine.LimitsStatus{Subflows: 5, AddAddrAccepted: 2,
+			How: "auto: subflow=1 fullmesh=0 signal=1"},
+		LeftOut: []engine.LeftOut{{Addr: "198.18.9.2", Dev: "eth9",
+			Flags: "subflow", Reason: "all 8 endpoint slots taken"}},
+	}
+
+	var b bytes.Buffer
+	printReport(&b, st, false)
+	want := `rules: /etc/mptcp-autopm/rules.toml
+rules error (previous rules still in use):
+  rules.toml: rule "broken": unknown name typo
+last reconcile: never (event)
+
+links:
+  eth0 (if2, ethernet, up)
+    192.0.2.10/24: endpoint id 1 subflow (rule other); subflows 2 established, 0 closed, 0 failed
+    fe80::10/64: no endpoint: link-local
+
+endpoints:
+  192.0.2.10 id 1 subflow dev eth0 (ours)
+  203.0.113.200 id 2 signal (foreign)
+limits: subflows 5 add_addr_accepted 2 (auto: subflow=1 fullmesh=0 signal=1)
+
+left out:
+  198.18.9.2 subflow dev eth9: all 8 endpoint slots taken
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("unexpected report (-want +got):\n%s", diff)
+	}
+}
