@@ -147,7 +147,8 @@ func TestRunForeignEndpoints(t *testing.T) {
 			"192.0.2.10 id 1 subflow dev eth0 \n"+
 				"198.51.100.20 id 2 subflow backup dev wlan0 \n"+
 				"add_addr_accepted 2 subflows 4 \n")
-		if log := h.log.take(); !strings.Contains(log, "msg=\"adopted endpoint\" component=engine addr=198.51.100.20") {
+		adopted := `msg="adopted endpoint" component=engine addr=198.51.100.20`
+		if log := h.log.take(); !strings.Contains(log, adopted) {
 			t.Errorf("no adoption logged:\n%s", log)
 		}
 

@@ -107,7 +107,8 @@ func TestRunSmoke(t *testing.T) {
 		t.Errorf("unexpected limits in the status: %+v", st.Limits)
 	}
 	out, err := host.Exec(bin, "status", "--socket", sock)
-	if err != nil || !strings.Contains(out, "192.0.2.10/24: endpoint id 1 subflow (rule other)") {
+	line := "192.0.2.10/24: endpoint id 1 subflow (rule other)"
+	if err != nil || !strings.Contains(out, line) {
 		t.Errorf("unexpected status report (err %v):\n%s", err, out)
 	}
 
