@@ -314,3 +314,67 @@ func TestOwnedPersists(t *testing.T) {
 		t.Errorf("unexpected keys after reload (-want +got):\n%s", diff)
 	}
 }
+
+// TestChooseWithRules runs the scenarios through the real rules: the
+// embedded defaults after a user file, with the type overrides the
+// scenarios use (links detected as veth named wlan0 and wwan0).
+func TestChooseWithRules(t *testing.T) {
+	set, err := rules.Parse("rules.toml", []byte(`
+[[settings.type]]
+match = "wlan*"
+type = "wifi"
+
+[[settings.type]]
+match = "wwan*"
+type = "wwan"
+
+[[rule]]
+name = "no-eth9"
+when = 'link.name == "eth9"'
+skip = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	veth := func(s *snap) *snap {
+		for i := range s.Links {
+			s.Links[i].Type = "veth"
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		snap *snap
+		want []pm.Endpoint
+	}{
+		{"S1", veth(laptop()), []pm.Endpoint{
+			ep("192.0.2.10", sub, 2), ep("198.51.100.20", bak, 3),
+		}},
+		{"S2", veth(laptop().carrierOff(2)), []pm.Endpoint{
+			ep("198.51.100.20", sub, 3),
+		}},
+		{"S10", veth((&snap{}).link(9, "eth9", "ethernet").
+			link(3, "wlan0", "wifi").
+			addr(9, "192.0.2.10/24", 0).addr(3, "198.51.100.20/24", 0).
+			route(9, "192.0.2.1", 100).route(3, "198.51.100.1", 600)),
+			[]pm.Endpoint{ep("198.51.100.20", bak, 3)},
+		},
+		{"S16", veth((&snap{}).link(3, "wlan0", "wifi").
+			link(4, "wwan0", "wwan").
+			addr(3, "198.51.100.20/24", 0).addr(4, "100.64.0.2/30", 0).
+			route(3, "198.51.100.1", 600).route(4, "100.64.0.1", 700)),
+			[]pm.Endpoint{
+				ep("198.51.100.20", sub, 3), ep("100.64.0.2", bak, 4),
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, got := Choose(Facts(tt.snap.get(), set.Settings()), set)
+			if diff := cmp.Diff(tt.want, got, addrCmp); diff != "" {
+				t.Errorf("unexpected endpoints (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
