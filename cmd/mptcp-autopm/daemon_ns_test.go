@@ -172,3 +172,40 @@ func TestRunRemoveOnExit(t *testing.T) {
 		t.Errorf("unexpected table after exit: %q\n%s", s, log.String())
 	}
 }
+
+// TestPlan: plan prints what a reconcile would do and changes nothing.
+func TestPlan(t *testing.T) {
+	host := nstest.New(t, "plan")
+	net := nstest.New(t, "plannet")
+	host.Veth("eth0", 10, net, "n-eth0", 1010)
+	host.IP("addr", "add", "192.0.2.10/24", "dev", "eth0")
+	host.IP("route", "add", "default", "via", "192.0.2.1", "dev", "eth0")
+	host.IP("mptcp", "endpoint", "add", "10.9.9.9", "subflow")
+	before := host.IP("mptcp", "endpoint", "show")
+
+	bin := buildCLI(t)
+	out, err := host.Exec(bin, "plan", "--state-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"plan:\n",
+		"  add 192.0.2.10 subflow dev eth0 (rule other)\n",
+		"  delete 10.9.9.9 id 1 subflow (address gone)\n",
+		"    192.0.2.10/24: wants subflow (rule other), not in the table\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if after := host.IP("mptcp", "endpoint", "show"); after != before {
+		t.Errorf("plan changed the table: %q -> %q", before, after)
+	}
+
+	out, err = host.Exec(bin, "plan", "--json", "--state-dir", t.TempDir())
+	var st engine.Status
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil ||
+		len(st.LastOps) != 3 {
+		t.Errorf("unexpected plan JSON (err %v):\n%s", err, out)
+	}
+}
