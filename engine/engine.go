@@ -173,8 +173,9 @@ func (e *Engine) RulesFailed(err error) {
 }
 
 // Run reconciles after every snapshot of snaps, every reload, every resync
-// interval and every due retry, until ctx ends or snaps is closed. Nothing
-// is done before the first snapshot. The first trigger after a quiet
+// interval and every due retry, until ctx ends (then it returns nil) or
+// snaps is closed while ctx lasts (then it returns an error). Nothing is
+// done before the first snapshot. The first trigger after a quiet
 // period is acted on at once; those arriving while a reconcile runs or
 // within the settle window after it are coalesced into one follow-up
 // reconcile from the latest snapshot.
@@ -213,8 +214,11 @@ func (l *loop) step(ctx context.Context) (bool, error) {
 	case <-ctx.Done():
 		return true, nil
 	case s, ok := <-l.snaps:
+		if !ok && ctx.Err() != nil {
+			return true, nil
+		}
 		if !ok {
-			return true, ctx.Err()
+			return true, errors.New("snapshots ended")
 		}
 		l.e.log.Debug("snapshot", "seq", s.Seq, "links", len(s.Links),
 			"addrs", len(s.Addrs), "routes", len(s.Routes))

@@ -321,3 +321,25 @@ func TestRunRetriesWithBackoff(t *testing.T) {
 		}
 	})
 }
+
+func TestRunEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(Config{Kernel: pmtest.New(), Rules: policy{}})
+		snaps := make(chan watchers.Snapshot)
+		done := make(chan error, 1)
+		go func() { done <- e.Run(context.Background(), snaps) }()
+		close(snaps)
+		if err := <-done; err == nil {
+			t.Errorf("Run returned nil when the snapshots ended")
+		}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		snaps = make(chan watchers.Snapshot)
+		go func() { done <- e.Run(ctx, snaps) }()
+		cancel()
+		close(snaps)
+		if err := <-done; err != nil {
+			t.Errorf("Run after cancel: want nil, got %v", err)
+		}
+	})
+}
