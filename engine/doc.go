@@ -15,7 +15,9 @@
 //   - state.go: which endpoints are ours (made or adopted), persisted per
 //     network namespace so that a restarted daemon knows them again.
 //   - engine.go: the level-triggered loop: debounce, coalesce, resync, retry
-//     with backoff, reload, status.
+//     with backoff, reload, dry run and plan.
+//   - status.go: what the engine last saw and did, as JSON-able data for
+//     `mptcp-autopm status`, and the wording of operations in logs.
 //
 // The engine never speaks netlink: it gets snapshots from package watchers
 // and drives the kernel through pm.Kernel and pm.Reconciler.
