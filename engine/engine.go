@@ -347,7 +347,7 @@ func (e *Engine) reconcile(s watchers.Snapshot, why string) time.Time {
 	if err != nil && len(res.Plan.Ops) == 0 && len(res.Failed) == 0 {
 		e.log.Error("reconcile failed, nothing applied", "err", err)
 		e.recordError(v, why, err)
-		return e.backoff(nil, err)
+		return e.backoff(v, nil, err)
 	}
 
 	after := e.tableAfter(res, before)
@@ -355,7 +355,7 @@ func (e *Engine) reconcile(s watchers.Snapshot, why string) time.Time {
 	e.updateOwned(v, res, after)
 	e.logResult(v, why, res)
 
-	next := e.backoff(res.Failed, err)
+	next := e.backoff(v, res.Failed, err)
 	e.record(v, why, res, after)
 
 	return next
@@ -417,7 +417,8 @@ func (e *Engine) updateOwned(v *view, res pm.Result, after []pm.Endpoint) {
 // backoff records the refused operations and returns when the earliest
 // retry is due. An operation refused again waits twice as long, up to
 // RetryMax; one that no longer fails is forgotten.
-func (e *Engine) backoff(failed []pm.OpError, err error) time.Time {
+func (e *Engine) backoff(v *view, failed []pm.OpError,
+	err error) time.Time {
 	now := time.Now()
 	next := map[string]*failure{}
 	add := func(key, op string, err error) {
@@ -433,7 +434,7 @@ func (e *Engine) backoff(failed []pm.OpError, err error) time.Time {
 	}
 
 	for _, fe := range failed {
-		add(opKey(fe.Op), opText(fe.Op, nil, ""), fe.Err)
+		add(opKey(fe.Op), v.opText(fe.Op), fe.Err)
 	}
 	if len(failed) == 0 && err != nil {
 		add("reconcile", "reconcile", err)
