@@ -14,8 +14,10 @@
 //     kernel endpoints are stale; the automatic limits.
 //   - state.go: which endpoints are ours (made or adopted), persisted per
 //     network namespace so that a restarted daemon knows them again.
-//   - engine.go: the level-triggered loop: debounce, coalesce, resync, retry
-//     with backoff, reload, dry run and plan.
+//   - engine.go: the level-triggered loop: debounce, coalesce, resync,
+//     retries, reload.
+//   - reconcile.go: one reconcile: desired state, pm.Reconciler, ownership
+//     and adoption, backoff of refused operations, dry run and plan.
 //   - status.go: what the engine last saw and did, as JSON-able data for
 //     `mptcp-autopm status`, and the wording of operations in logs.
 //
