@@ -88,8 +88,16 @@ func ipnet(a netip.Addr) *net.IPNet {
 }
 
 // addAddr adds 10.1.k.h/24 to link k in one RTM_NEWADDR.
-func (e *env) addAddr(k, h int) error {
-	a := &netlink.Addr{IPNet: ipnet(addr(k, h))}
+func (e *env) addAddr(k, h int) error { return e.addIP(k, addr(k, h)) }
+
+// delAddr deletes 10.1.k.h/24 from link k. When it was the link's last
+// IPv4 address the kernel drops the link's routes as well
+// (net/ipv4/fib_frontend.c, fib_disable_ip).
+func (e *env) delAddr(k, h int) error { return e.delIP(k, addr(k, h)) }
+
+// addIP adds ip/24 to link k.
+func (e *env) addIP(k int, ip netip.Addr) error {
+	a := &netlink.Addr{IPNet: ipnet(ip)}
 	if err := e.host.nl.AddrAdd(e.links[k].up, a); err != nil {
 		return fmt.Errorf("adding %s to %s: %w", a.IPNet, e.links[k].name,
 			err)
@@ -98,11 +106,9 @@ func (e *env) addAddr(k, h int) error {
 	return nil
 }
 
-// delAddr deletes 10.1.k.h/24 from link k. When it was the link's last
-// IPv4 address the kernel drops the link's routes as well
-// (net/ipv4/fib_frontend.c, fib_disable_ip).
-func (e *env) delAddr(k, h int) error {
-	a := &netlink.Addr{IPNet: ipnet(addr(k, h))}
+// delIP deletes ip/24 from link k.
+func (e *env) delIP(k int, ip netip.Addr) error {
+	a := &netlink.Addr{IPNet: ipnet(ip)}
 	if err := e.host.nl.AddrDel(e.links[k].up, a); err != nil {
 		return fmt.Errorf("deleting %s from %s: %w", a.IPNet,
 			e.links[k].name, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"time"
 
 	"github.com/mptcp-autopm/mptcp-autopm/pm"
@@ -168,7 +169,15 @@ func scaleDists(ds map[string]*dist, f float64) map[string]*dist {
 	return out
 }
 
-// addRemove adds 10.1.0.h/24 to eth0, times until its endpoint is in the
+// sampleAddr is the address of reaction sample h: 10.2.0.h, in a subnet
+// of its own on eth0, beside 10.1.0.1 and the default route via
+// 10.1.0.254. Only one exists at a time, so it is always a primary
+// address: an IPv4 secondary address carries IFA_F_SECONDARY, the same
+// bit (0x01) as IPv6's IFA_F_TEMPORARY (include/uapi/linux/if_addr.h), a
+// case this figure leaves to the scenario tests.
+func sampleAddr(h int) netip.Addr { return netip.AddrFrom4([4]byte{10, 2, 0, byte(h)}) }
+
+// addRemove adds 10.2.0.h/24 to eth0, times until its endpoint is in the
 // table, deletes the address and times until the endpoint is gone.
 // Reaction is from just before RTM_NEWADDR is sent to the end of the first
 // dump that shows the endpoint.
@@ -177,13 +186,13 @@ func scaleDists(ds map[string]*dist, f float64) map[string]*dist {
 // of every reaction time, and longer while a daemon reacts.
 func (r *rig) addRemove(h int, react, removal, call *dist,
 	wait time.Duration) error {
-	a := addr(0, h)
+	a := sampleAddr(h)
 	if err := r.clean(a); err != nil {
 		return err
 	}
 
 	start := time.Now()
-	if err := r.env.addAddr(0, h); err != nil {
+	if err := r.env.addIP(0, a); err != nil {
 		return err
 	}
 	record(call, true, time.Since(start))
@@ -197,7 +206,7 @@ func (r *rig) addRemove(h int, react, removal, call *dist,
 	record(react, ok, at.Sub(start))
 
 	start = time.Now()
-	if err := r.env.delAddr(0, h); err != nil {
+	if err := r.env.delIP(0, a); err != nil {
 		return err
 	}
 	if !ok {
