@@ -103,7 +103,7 @@ func (r *report) addRow(fig, metric, unit string, cells map[string]cell) {
 
 		return &v
 	}
-	if unit != "n" && unit != "runs" {
+	if unit != "n" && unit != "runs" && !strings.HasPrefix(metric, "target") {
 		ro.ToFloor, ro.ToMpd = ratio(floor), ratio(mptcpd)
 	}
 	r.Rows = append(r.Rows, ro)
