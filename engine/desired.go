@@ -30,6 +30,10 @@ type Choice struct {
 	// eligible, "skipped by rule R", "no rule matched", or the rules'
 	// error. "" when Endpoint is set.
 	Why string
+	// RuleError holds the rules that failed to evaluate for this address.
+	// A failing rule counts as not matching: the next rules still decide,
+	// so one broken expression cannot take every endpoint away.
+	RuleError string
 }
 
 // Choose asks d about every eligible address of facts. It returns one
@@ -81,9 +85,10 @@ func choose(f Fact, d Decider) Choice {
 	env := f.Env
 	dec, err := d.Decide(&env)
 	c.Rule = dec.Rule
+	if err != nil {
+		c.RuleError = err.Error()
+	}
 	switch {
-	case err != nil:
-		c.Why = fmt.Sprintf("rules: %v", err)
 	case dec.Rule == "":
 		c.Why = "no rule matched"
 	case dec.Skip:

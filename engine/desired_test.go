@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -376,5 +378,27 @@ skip = true
 				t.Errorf("unexpected endpoints (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// failingDecider fails the first rule and lets a later one decide, as
+// rules.Set does for an expression that errs at run time.
+type failingDecider struct{}
+
+func (failingDecider) Decide(*rules.Env) (rules.Decision, error) {
+	return rules.Decision{Rule: "other", Flags: pm.FlagSubflow},
+		errors.New(`evaluating rule "broken": index out of range`)
+}
+
+func (failingDecider) Settings() rules.Settings { return rules.Settings{} }
+
+func TestChooseRuleErrorFallsThrough(t *testing.T) {
+	f := Fact{Addr: netip.MustParseAddr("192.0.2.10"), Ifindex: 10}
+	c := choose(f, failingDecider{})
+	if c.Endpoint == nil || c.Rule != "other" {
+		t.Fatalf("a failing rule took the endpoint away: %+v", c)
+	}
+	if !strings.Contains(c.RuleError, "broken") {
+		t.Fatalf("RuleError = %q, want the failing rule named", c.RuleError)
 	}
 }

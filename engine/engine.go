@@ -59,6 +59,10 @@ type Engine struct {
 	rules    Decider
 	source   string
 	failures map[string]*failure
+	// ruleErrs are the rule evaluation errors already logged, so that a
+	// broken expression is reported when it starts failing, not on every
+	// reconcile.
+	ruleErrs map[string]bool
 
 	mu     sync.Mutex
 	status Status

@@ -16,10 +16,19 @@ func (e *Engine) desired(s watchers.Snapshot) (pm.Desired, *view) {
 	set := e.rules.Settings()
 	v := &view{snap: s, facts: Facts(s, set)}
 	v.choices, v.wanted = Choose(v.facts, e.rules)
+	errs := map[string]bool{}
 	for _, c := range v.choices {
 		e.log.Debug("evaluated", "addr", c.Addr, "ifindex", c.Ifindex,
 			"rule", c.Rule, "endpoint", c.Endpoint != nil, "why", c.Why)
+		if c.RuleError != "" && !e.ruleErrs[c.RuleError] {
+			e.log.Warn("rule failed, next rules decided", "addr", c.Addr,
+				"ifindex", c.Ifindex, "rule", c.Rule, "err", c.RuleError)
+		}
+		if c.RuleError != "" {
+			errs[c.RuleError] = true
+		}
 	}
+	e.ruleErrs = errs
 	v.stale = newStaleness(s, v.choices, e.ownedNow(), set.ManageAll)
 
 	d := pm.Desired{

@@ -70,6 +70,8 @@ type AddrStatus struct {
 	// Rule decided the endpoint; Why says why there is none.
 	Rule string `json:"rule,omitempty"`
 	Why  string `json:"why,omitempty"`
+	// RuleError names the rules that failed to evaluate here.
+	RuleError string `json:"rule_error,omitempty"`
 	// Wanted are the flags of the endpoint the rules want, if any.
 	Wanted   *string         `json:"wanted,omitempty"`
 	Endpoint *EndpointStatus `json:"endpoint,omitempty"`
@@ -371,7 +373,8 @@ func (v *view) addrStatus(c Choice, eps []EndpointStatus) AddrStatus {
 		Addr: a.IP, PrefixLen: a.PrefixLen, Family: a.Family,
 		Scope: a.Scope, Flags: addrFlags(c), DefaultRoute: r.Default,
 		Metric: r.Metric, Gateway: r.Gateway, Eligible: c.Eligible(),
-		Rule: c.Rule, Why: c.Why, Subflows: v.subflows(c),
+		Rule: c.Rule, Why: c.Why, RuleError: c.RuleError,
+		Subflows: v.subflows(c),
 	}
 	if c.Endpoint != nil {
 		f := c.Endpoint.Flags.String()
