@@ -186,4 +186,3 @@ func (p *program) cleanup() {
 	}
 	p.cleanups = nil
 }
-
