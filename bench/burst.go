@@ -128,7 +128,7 @@ func (b *bench) burstFigure() error {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for round := range b.cfg.bursts {
 		plan := newBurstPlan(uint64(100+round), b.cfg.burstOps)
-		rng.Shuffle(len(order), func(a, c int) { order[a], order[c] = order[c], order[a] })
+		shuffle(rng, order)
 		for _, name := range order {
 			run, err := b.burst(name, plan)
 			if err != nil {

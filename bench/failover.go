@@ -45,7 +45,7 @@ func (b *bench) failoverFigure() error {
 		observe = 2 * time.Second
 	}
 	for run := range b.cfg.failoverRuns {
-		rng.Shuffle(len(order), func(a, c int) { order[a], order[c] = order[c], order[a] })
+		shuffle(rng, order)
 		for _, name := range order {
 			st, pre, err := b.failover(name, observe)
 			if err != nil {
@@ -78,14 +78,16 @@ func (b *bench) failoverFigure() error {
 
 // failover runs one failover and returns the longest stall after the loss
 // (-1 if the transfer never resumed) and the longest gap before it.
-func (b *bench) failover(name string, observe time.Duration) (time.Duration, time.Duration, error) {
+func (b *bench) failover(name string,
+	observe time.Duration) (time.Duration, time.Duration, error) {
 	r, err := b.newRig(name, "fo-"+short(name), "eth0", "wlan0")
 	if err != nil {
 		return 0, 0, err
 	}
 	defer r.close()
 
-	if err := r.env.net.ip("addr", "add", "10.9.9.9/32", "dev", "lo"); err != nil {
+	err = r.env.net.ip("addr", "add", "10.9.9.9/32", "dev", "lo")
+	if err != nil {
 		return 0, 0, err
 	}
 	if name == static {
@@ -100,21 +102,11 @@ func (b *bench) failover(name string, observe time.Duration) (time.Duration, tim
 	}
 	defer sink.close()
 
-	conn, err := dialMPTCP(r.env.host)
+	stop, err := upload(r.env.host)
 	if err != nil {
 		return 0, 0, err
 	}
-	stop := make(chan struct{})
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		pace(conn, stop)
-	}()
-	defer func() {
-		close(stop)
-		conn.Close()
-		<-sent
-	}()
+	defer stop()
 
 	time.Sleep(warmUp)
 	loss := time.Now()
@@ -129,6 +121,27 @@ func (b *bench) failover(name string, observe time.Duration) (time.Duration, tim
 	}
 
 	return stall, pre, nil
+}
+
+// upload connects from ns to the server and sends until the returned stop
+// is called.
+func upload(ns *netNS) (func(), error) {
+	conn, err := dialMPTCP(ns)
+	if err != nil {
+		return nil, err
+	}
+
+	halt, sent := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sent)
+		pace(conn, halt)
+	}()
+
+	return func() {
+		close(halt)
+		conn.Close()
+		<-sent
+	}, nil
 }
 
 func staticEndpoints(c *pm.Client) error {

@@ -116,29 +116,34 @@ func (b *bench) idleFigure() error {
 	window := time.Since(start)
 
 	runs := map[string]idleRun{}
-	cpu, wake, hwm := map[string]cell{}, map[string]cell{}, map[string]cell{}
 	for name, r := range rigs {
 		u, err := readUsage(r.d.pid())
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		run := idleRun{
+		runs[name] = idleRun{
 			Seconds:  window.Seconds(),
 			CPU:      (u.cpu - before[name].cpu).Seconds(),
 			Wakeups:  u.switches - before[name].switches,
 			HWMBytes: u.hwm,
 		}
-		runs[name] = run
+	}
+	b.rep.Samples["idle"] = runs
+	b.idleRows(runs, window)
+
+	return nil
+}
+
+func (b *bench) idleRows(runs map[string]idleRun, window time.Duration) {
+	cpu, wake, hwm := map[string]cell{}, map[string]cell{}, map[string]cell{}
+	for name, run := range runs {
 		cpu[name] = num(run.CPU)
 		wake[name] = num(float64(run.Wakeups))
 		hwm[name] = num(float64(run.HWMBytes) / (1 << 20))
 	}
-	b.rep.Samples["idle"] = runs
 
 	fig := fmt.Sprintf("5 idle %.0fs", window.Seconds())
 	b.rep.addRow(fig, "CPU", "s", cpu)
 	b.rep.addRow(fig, "wakeups", "n", wake)
 	b.rep.addRow(fig, "peak RSS (VmHWM)", "MiB", hwm)
-
-	return nil
 }

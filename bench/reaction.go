@@ -108,11 +108,20 @@ func (b *bench) reactionFigures() error {
 		rigs[name] = r
 	}
 
+	rng := rand.New(rand.NewPCG(1, 2))
+	if err := b.addRemoveFigures(rigs, rng); err != nil {
+		return err
+	}
+
+	return b.carrierFigure(rigs, rng)
+}
+
+// addRemoveFigures measures figures 1 and 2.
+func (b *bench) addRemoveFigures(rigs map[string]*rig, rng *rand.Rand) error {
 	react, removal, call := b.dists(), b.dists(), b.dists()
 	order := append([]string(nil), contestants...)
-	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range b.cfg.samples {
-		rng.Shuffle(len(order), func(a, c int) { order[a], order[c] = order[c], order[a] })
+		shuffle(rng, order)
 		for _, name := range order {
 			h := 10 + i%200
 			if err := rigs[name].addRemove(h, react[name], removal[name],
@@ -121,6 +130,7 @@ func (b *bench) reactionFigures() error {
 			}
 		}
 	}
+
 	b.rep.distRows("1 reaction", "µs", react)
 	cells := map[string]cell{}
 	for name, d := range call {
@@ -132,11 +142,18 @@ func (b *bench) reactionFigures() error {
 	b.rep.Samples["removal_us"] = removal
 	b.rep.Samples["newaddr_call_us"] = call
 
+	return nil
+}
+
+// carrierFigure measures figure 3.
+func (b *bench) carrierFigure(rigs map[string]*rig, rng *rand.Rand) error {
 	carrier := b.dists()
+	order := append([]string(nil), contestants...)
 	for i := range b.cfg.carrierSamples {
-		rng.Shuffle(len(order), func(a, c int) { order[a], order[c] = order[c], order[a] })
+		shuffle(rng, order)
 		for _, name := range order {
-			if err := rigs[name].carrierLoss(carrier[name], b.cfg.wait); err != nil {
+			err := rigs[name].carrierLoss(carrier[name], b.cfg.wait)
+			if err != nil {
 				return fmt.Errorf("%s carrier sample %d: %w", name, i, err)
 			}
 		}
@@ -288,11 +305,18 @@ func (r *rig) carrierLoss(d *dist, wait time.Duration) error {
 	}
 	record(d, ok, at.Sub(start))
 
+	return r.restore(before, wait)
+}
+
+// restore gives eth0 its carrier back and waits until the endpoint is as
+// it was before the carrier loss.
+func (r *rig) restore(before pm.Endpoint, wait time.Duration) error {
 	if err := r.env.carrier(0, true); err != nil {
 		return err
 	}
-	_, eps, ok, err = r.w.until(wait, func(eps []pm.Endpoint) bool {
-		e, found := find(eps, a)
+
+	_, eps, ok, err := r.w.until(wait, func(eps []pm.Endpoint) bool {
+		e, found := find(eps, before.Addr)
 		return found && e.Flags == before.Flags
 	})
 	if err != nil {
@@ -300,7 +324,7 @@ func (r *rig) carrierLoss(d *dist, wait time.Duration) error {
 	}
 	if !ok {
 		return fmt.Errorf("endpoint for %s not restored after carrier came back; table:\n%s",
-			a, render(eps))
+			before.Addr, render(eps))
 	}
 
 	return nil
@@ -316,4 +340,11 @@ func short(name string) string {
 	}
 
 	return name[:min(len(name), 5)]
+}
+
+// shuffle puts the contestants in a new random order for the next round.
+func shuffle(rng *rand.Rand, order []string) {
+	rng.Shuffle(len(order), func(a, c int) {
+		order[a], order[c] = order[c], order[a]
+	})
 }
