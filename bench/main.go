@@ -121,11 +121,20 @@ func runMain(cfg config) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	fmt.Println()
+	fmt.Printf("\nmptcp-autopm bench, %s, kernel %s, %d CPUs: %s\n\n",
+		b.rep.Date, b.rep.Kernel, b.rep.CPUs, b.rep.Command)
 	b.rep.print(os.Stdout)
 	fmt.Printf("\nnotes:\n")
 	for _, n := range b.rep.Notes {
 		fmt.Printf("- %s\n", n)
+	}
+	fmt.Printf("\ntargets (for reading; nothing asserts them):\n")
+	for _, t := range b.rep.Targets {
+		met := "missed"
+		if t.Met {
+			met = "met"
+		}
+		fmt.Printf("- %-6s %s: %s\n", met, t.Goal, t.Detail)
 	}
 	for fig, e := range b.rep.Errors {
 		fmt.Printf("ERROR in figure %s: %s\n", fig, e)

@@ -26,6 +26,7 @@ type report struct {
 	Rows    []row             `json:"rows"`
 	Samples map[string]any    `json:"samples"`
 	Notes   []string          `json:"notes"`
+	Targets []target          `json:"targets"`
 	Errors  map[string]string `json:"errors,omitempty"`
 }
 
