@@ -211,3 +211,39 @@ func TestAutopmRules(t *testing.T) {
 		t.Errorf("unexpected type overrides (-want +got):\n%s", diff)
 	}
 }
+
+func TestCheckTargets(t *testing.T) {
+	r := &report{}
+	r.distRows("1 reaction", "µs", map[string]*dist{
+		autopm: {Samples: []float64{300}}, mptcpd: {Samples: []float64{400}},
+		floor: {Samples: []float64{100}},
+	})
+	r.distRows("3 carrier loss", "ms", map[string]*dist{
+		autopm: {Samples: []float64{10, 30}}, mptcpd: {Never: 2},
+		floor: {Samples: []float64{10, 20}},
+	})
+	r.addRow("4 burst", "settle p50", "ms", map[string]cell{autopm: num(40)})
+	r.addRow("4 burst", "target: 20 + 13/delete (round 1)", "ms",
+		map[string]cell{autopm: num(46)})
+	r.addRow("4 burst", "final table right", "runs",
+		map[string]cell{autopm: word("2/3")})
+	r.addRow("5 idle 30s", "peak RSS (VmHWM)", "MiB", map[string]cell{autopm: num(9)})
+	r.checkTargets()
+
+	got := map[string]bool{}
+	for _, tg := range r.Targets {
+		got[tg.Goal] = tg.Met
+	}
+	want := map[string]bool{
+		"reaction p50 <= mptcpd's":                                          true,
+		"carrier loss p50 within 1.2x floor":                                true,
+		"carrier loss p99 within 1.2x floor":                                false,
+		"burst settled within 20 ms + 13 ms per needed delete, table right": false,
+		"failover gap shorter than mptcpd's":                                false,
+		"failover gap shorter than static's":                                false,
+		"RSS < 12 MiB":                                                      true,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("unexpected targets met (-want +got):\n%s", diff)
+	}
+}
