@@ -104,10 +104,13 @@ func (e *env) apply(op burstOp) error {
 
 // A burstRun is what one contestant did in one burst.
 type burstRun struct {
-	SettleMS    float64 `json:"settle_ms"`
-	Ops         int64   `json:"ops"` // -1: not known
-	Changes     int     `json:"table_changes_seen"`
-	MinimalDiff int     `json:"minimal_diff"`
+	SettleMS float64 `json:"settle_ms"`
+	Ops      int64   `json:"ops"` // -1: not known
+	// FirstOps is the number of operations the daemon's first reaction
+	// to the burst made (its first log line with operations).
+	FirstOps    int `json:"first_reaction_ops"`
+	Changes     int `json:"table_changes_seen"`
+	MinimalDiff int `json:"minimal_diff"`
 	// Deletes is how many endpoints of the starting table the right final
 	// table lacks: each costs the kernel ~13 ms.
 	Deletes int  `json:"needed_deletes"`
@@ -185,6 +188,7 @@ func (b *bench) burst(name string, plan burstPlan) (burstRun, error) {
 	run.Changes = changes - 1 // the first dump is the starting table
 	if name != mptcpd {
 		run.Ops = r.d.ops.Load() - ops0
+		run.FirstOps = r.d.firstBatch(start)
 	}
 
 	return run, nil
@@ -203,6 +207,22 @@ func common(a, b []pm.Endpoint) int {
 	}
 
 	return n
+}
+
+// opsBound says in how many runs the operations stayed within the first
+// reaction's plus the minimal diff.
+func opsBound(rs []burstRun) cell {
+	n := 0
+	for _, r := range rs {
+		if r.Ops < 0 {
+			return word("n/a")
+		}
+		if r.Ops <= int64(r.FirstOps+r.MinimalDiff) {
+			n++
+		}
+	}
+
+	return word(fmt.Sprintf("%d/%d", n, len(rs)))
 }
 
 // An observer dumps one table continuously and keeps its latest change.
@@ -287,7 +307,8 @@ func (b *bench) burstRows(runs map[string][]burstRun) {
 	fig := "4 burst"
 	settle, ops, changes, right, diff := map[string]cell{}, map[string]cell{},
 		map[string]cell{}, map[string]cell{}, map[string]cell{}
-	anyC, target := map[string]cell{}, map[string]cell{}
+	anyC, target, bound := map[string]cell{}, map[string]cell{},
+		map[string]cell{}
 	for name, rs := range runs {
 		var o, c []float64
 		s := &dist{}
@@ -315,11 +336,14 @@ func (b *bench) burstRows(runs map[string][]burstRun) {
 		right[name] = word(fmt.Sprintf("%d/%d", nRight, len(rs)))
 		anyC[name] = word(fmt.Sprintf("%d/%d", nAny, len(rs)))
 		diff[name] = num(float64(rs[0].MinimalDiff))
+		bound[name] = opsBound(rs)
 		target[name] = num(20 + 13*float64(rs[0].Deletes))
 	}
 	b.rep.addRow(fig, "settle p50", "ms", settle)
 	b.rep.addRow(fig, "target: 20 + 13/delete (round 1)", "ms", target)
 	b.rep.addRow(fig, "kernel ops p50", "n", ops)
+	b.rep.addRow(fig, "ops <= first reaction + minimal diff", "runs",
+		bound)
 	b.rep.addRow(fig, "table changes seen p50", "n", changes)
 	b.rep.addRow(fig, "minimal diff (round 1)", "n", diff)
 	b.rep.addRow(fig, "final table right", "runs", right)

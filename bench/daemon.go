@@ -31,8 +31,13 @@ type daemon struct {
 	name string
 	cmd  *exec.Cmd
 	ops  atomic.Int64
-	done chan struct{}
-	log  string
+
+	// batches are the lines that reported operations, in order: when
+	// each was read and how many operations it reported.
+	mu      sync.Mutex
+	batches []batch
+	done    chan struct{}
+	log     string
 }
 
 // launcher starts contestants. Every daemon gets the same kind of
@@ -129,13 +134,39 @@ func (d *daemon) run(count func([]byte) int) error {
 	return nil
 }
 
+// A batch is one log line's worth of kernel operations.
+type batch struct {
+	at  time.Time
+	ops int
+}
+
+// firstBatch is the number of operations of the first line read after t,
+// 0 if none.
+func (d *daemon) firstBatch(t time.Time) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, b := range d.batches {
+		if b.at.After(t) {
+			return b.ops
+		}
+	}
+
+	return 0
+}
+
 func (d *daemon) scan(r io.Reader, f *os.File, count func([]byte) int) {
+	if count == nil {
+		count = func([]byte) int { return 0 }
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if count != nil {
-			d.ops.Add(int64(count(line)))
+		if n := count(line); n > 0 {
+			d.ops.Add(int64(n))
+			d.mu.Lock()
+			d.batches = append(d.batches, batch{time.Now(), n})
+			d.mu.Unlock()
 		}
 		f.Write(append(line, '\n'))
 	}

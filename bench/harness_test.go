@@ -227,6 +227,10 @@ func TestCheckTargets(t *testing.T) {
 		map[string]cell{autopm: num(46)})
 	r.addRow("4 burst", "final table right", "runs",
 		map[string]cell{autopm: word("2/3")})
+	r.addRow("4 burst", "ops <= first reaction + minimal diff", "runs",
+		map[string]cell{autopm: word("3/3")})
+	r.addRow("7 failover", "longest stall p50", "ms", map[string]cell{
+		autopm: num(5), mptcpd: num(200), static: num(3)})
 	r.addRow("5 idle 30s", "peak RSS (VmHWM)", "MiB", map[string]cell{autopm: num(9)})
 	r.checkTargets()
 
@@ -239,7 +243,8 @@ func TestCheckTargets(t *testing.T) {
 		"carrier loss p50 within 1.2x floor":                                true,
 		"carrier loss p99 within 1.2x floor":                                false,
 		"burst settled within 20 ms + 13 ms per needed delete, table right": false,
-		"failover gap shorter than mptcpd's":                                false,
+		"burst ops within first reaction + minimal diff":                    true,
+		"failover gap shorter than mptcpd's":                                true,
 		"failover gap shorter than static's":                                false,
 		"RSS < 12 MiB":                                                      true,
 	}
