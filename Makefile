@@ -20,6 +20,7 @@ deps:
 	@./.ci/deps
 
 test: deps
+	@[ "$$(id -u)" = 0 ] || echo "make test: not root, so the privileged tests (real kernel, in namespaces) skip; run as root to include them"
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
