@@ -97,6 +97,28 @@ func checkReport(t *testing.T, path string) {
 	if rep.Poll.Dumps == 0 {
 		t.Error("the poller made no dump")
 	}
+	checkOpsCounted(t, b)
+}
+
+// checkOpsCounted checks that the burst counted kernel operations for the
+// contestants whose logs report them: a burst of changes needs some, so
+// zero means the log format is no longer understood.
+func checkOpsCounted(t *testing.T, b []byte) {
+	t.Helper()
+	var raw struct {
+		Samples struct {
+			Burst map[string][]burstRun `json:"burst"`
+		} `json:"samples"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{autopm, floor} {
+		runs := raw.Samples.Burst[name]
+		if len(runs) == 0 || runs[0].Ops <= 0 {
+			t.Errorf("no kernel operation counted for %s in the burst: %+v", name, runs)
+		}
+	}
 }
 
 func checkNoNamespaces(t *testing.T, pid int) {
