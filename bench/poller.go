@@ -28,8 +28,9 @@ const maxDumpSamples = 1 << 21
 
 // A watch polls one namespace's table.
 type watch struct {
-	p *poller
-	c *pm.Client
+	p    *poller
+	c    *pm.Client
+	once sync.Once
 }
 
 func (p *poller) watch(ns *netNS) (*watch, error) {
@@ -37,9 +38,15 @@ func (p *poller) watch(ns *netNS) (*watch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialing mptcp_pm in %s: %w", ns.name, err)
 	}
-	atExit(func() { c.Close() })
+	w := &watch{p: p, c: c}
+	atExit(w.close)
 
-	return &watch{p: p, c: c}, nil
+	return w, nil
+}
+
+// close closes the connection; it is safe to call twice.
+func (w *watch) close() {
+	w.once.Do(func() { w.c.Close() })
 }
 
 // dump reads the table once and returns it with the time the reply was

@@ -77,16 +77,19 @@ func (r *rig) ready(links []int, timeout time.Duration) error {
 	return nil
 }
 
+// close stops the daemon and deletes the env.
 func (r *rig) close() {
 	if r.d != nil {
 		r.d.stop()
 	}
+	r.w.close()
 	r.env.close()
 }
 
-func find(eps []pm.Endpoint, a interface{ String() string }) (pm.Endpoint, bool) {
+// find returns the endpoint of address a.
+func find(eps []pm.Endpoint, a netip.Addr) (pm.Endpoint, bool) {
 	for _, e := range eps {
-		if e.Addr.String() == a.String() {
+		if e.Addr == a {
 			return e, true
 		}
 	}
@@ -243,7 +246,7 @@ func (r *rig) addRemove(h int, react, removal, call *dist,
 
 // clean deletes an endpoint for a that a contestant left behind, so that
 // the next sample does not find it there already.
-func (r *rig) clean(a interface{ String() string }) error {
+func (r *rig) clean(a netip.Addr) error {
 	eps, _, err := r.w.dump()
 	if err != nil {
 		return err
