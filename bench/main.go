@@ -1,9 +1,3 @@
-// Command bench measures mptcp-autopm against mptcpd and against a floor,
-// the least a path manager can do, in network namespaces of its own, and
-// prints one table (also written as JSON). See README.md.
-//
-// It must run as root: it makes namespaces (all named mpa-bench-*), and
-// never changes the network namespace it runs in.
 package main
 
 import (
