@@ -197,7 +197,7 @@ func newReport(cfg config, mpd mptcpdInfoSource) *report {
 
 	return &report{
 		Date:    time.Now().UTC().Format(time.RFC3339),
-		Command: strings.Join(os.Args, " "),
+		Command: strings.Join(append([]string{"bench"}, os.Args[1:]...), " "),
 		Kernel:  unix.ByteSliceToString(u.Release[:]),
 		CPUs:    runtime.NumCPU(),
 		Smoke:   cfg.smoke,
