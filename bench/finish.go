@@ -28,8 +28,7 @@ func (b *bench) finish() {
 		fmt.Sprintf("poller: one GET_ADDR dump, then nanosleep %s, for every contestant alike; %d dumps took p50 %.0f µs, p90 %.0f µs, p99 %.0f µs. A time is measured to the end of the first dump that shows the change, so it includes up to one interval plus one dump.",
 			time.Duration(p.IntervalUS*float64(time.Microsecond)), p.Dumps,
 			p.DumpP50US, p.DumpP90US, p.DumpP99US),
-		fmt.Sprintf("mptcpd %s runs as: %s. That is one flag set for every address: no backup for Wi-Fi, no carrier or default-route check, IPv4 169.254/16 not skipped (observed), while mptcp-autopm's default policy makes Wi-Fi backup beside a wired uplink and keeps endpoints off links without carrier or default route.",
-			b.rep.Mptcpd.Version, strings.Join(b.rep.Mptcpd.Command, " ")),
+		b.mptcpdNote(),
 		fmt.Sprintf("machine: %d CPUs, kernel %s, load average at start and end: %q and %q.",
 			b.rep.CPUs, b.rep.Kernel, b.rep.Load[0], b.rep.Load[len(b.rep.Load)-1]),
 		"floor: this bench re-run as a daemon inside the namespace (-floor): on each rtnetlink link or address event it at once adds or deletes one plain subflow endpoint per global IPv4 address on a link with carrier, through package pm; no rules, no route check, no debounce. It counts its own kernel operations.",
@@ -143,4 +142,14 @@ func (r *report) burstTarget() target {
 		fmtNum(g), right)
 
 	return t
+}
+
+func (b *bench) mptcpdNote() string {
+	if b.rep.Mptcpd.Version == "" {
+		return "mptcpd could not be fetched, so its column is empty: " +
+			b.rep.Errors["mptcpd"]
+	}
+
+	return fmt.Sprintf("mptcpd (%s) runs as: %s. That is one flag set for every address: no backup for Wi-Fi, no carrier or default-route check, IPv4 169.254/16 not skipped (observed), and it sets both limits to 5 itself (observed); mptcp-autopm's default policy makes Wi-Fi backup beside a wired uplink, keeps endpoints off links without carrier or default route and computes the limits. mptcpd logs none of its kernel operations.",
+		b.rep.Mptcpd.Version, strings.Join(b.rep.Mptcpd.Command, " "))
 }

@@ -170,9 +170,13 @@ func newBench(cfg config) (*bench, error) {
 	if cfg.mptcpdDir == "" {
 		cfg.mptcpdDir = cfg.work
 	}
-	mpd, err := fetchMptcpd(cfg.mptcpdDir)
-	if err != nil {
-		return nil, err
+	// Without mptcpd the other figures still mean something: run them
+	// and say why its column is empty.
+	mpd, mpdErr := fetchMptcpd(cfg.mptcpdDir)
+	if mpdErr != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v; running without mptcpd\n", mpdErr)
+		contestants = slices.DeleteFunc(contestants,
+			func(c string) bool { return c == mptcpd })
 	}
 
 	if err := writeAutopmRules(cfg.work); err != nil {
@@ -186,6 +190,9 @@ func newBench(cfg config) (*bench, error) {
 				time.Now().UTC().Format("20060102T150405Z"))},
 		poll: &poller{interval: cfg.poll},
 		rep:  newReport(cfg, mpd),
+	}
+	if mpdErr != nil {
+		b.rep.Errors["mptcpd"] = mpdErr.Error()
 	}
 
 	return b, nil
