@@ -143,6 +143,17 @@ func (b *bench) burstFigure() error {
 	b.rep.Samples["burst"] = runs
 	b.burstRows(runs)
 
+	var took []float64
+	for _, rs := range runs {
+		for _, r := range rs {
+			took = append(took, r.BurstMS)
+		}
+	}
+	b.rep.Notes = append(b.rep.Notes, fmt.Sprintf(
+		"burst: %d rounds of %d changes on %d links, one every %s; a burst took %.0f to %.0f ms to send. Settling: right and unchanged for %s, or unchanged for %s.",
+		b.cfg.bursts, b.cfg.burstOps, burstLinks, burstStep(b.cfg.burstOps),
+		quantile(took, 0), quantile(took, 1), settleQuiet, settleGiveUp))
+
 	return nil
 }
 
@@ -167,7 +178,7 @@ func (b *bench) burst(name string, plan burstPlan) (burstRun, error) {
 
 	obs := startObserver(r.w)
 	start := time.Now()
-	step := time.Second / time.Duration(max(1000, len(plan.ops)))
+	step := burstStep(len(plan.ops))
 	var last time.Time
 	for i, op := range plan.ops {
 		if wait := time.Until(start.Add(time.Duration(i) * step)); wait > 0 {
@@ -223,6 +234,12 @@ func opsBound(rs []burstRun) cell {
 	}
 
 	return word(fmt.Sprintf("%d/%d", n, len(rs)))
+}
+
+// burstStep spaces the changes: 1000 in a second, or 1 ms apart when
+// there are fewer.
+func burstStep(n int) time.Duration {
+	return time.Second / time.Duration(max(1000, n))
 }
 
 // An observer dumps one table continuously and keeps its latest change.
