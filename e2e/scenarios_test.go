@@ -80,6 +80,33 @@ func TestS4Roaming(t *testing.T) {
 	}
 }
 
+// S4 with a rule that announces Wi-Fi addresses: signal endpoints the
+// daemon made are collected like any other when their address goes (only
+// foreign signal endpoints may stand for an address on no link).
+func TestS4RoamingSignal(t *testing.T) {
+	tp := newTopo(t)
+	tp.link("wlan0")
+	tp.start("--rules", tp.rules("rules.toml", typeOverrides+`
+[[rule]]
+name = "wifi-signal"
+when = 'link.type == "wifi"'
+flags = ["signal"]
+`))
+
+	nets := []string{"198.51.100.20/24", "203.0.113.30/24"}
+	prev := ""
+	for i := range 4 {
+		cur := nets[i%2]
+		if prev != "" {
+			tp.host.IP("addr", "del", prev, "dev", "wlan0")
+		}
+		tp.addr("wlan0", cur, true)
+		ip, _, _ := strings.Cut(cur, "/")
+		tp.expect(fmt.Sprintf("S4 signal step %d (%s)", i, ip), "2/0", ip+" signal dev wlan0")
+		prev = cur
+	}
+}
+
 // S5 USB adapter unplugged and replugged: the link is deleted, and a new
 // one with a new ifindex appears.
 func TestS5Replug(t *testing.T) {
@@ -257,6 +284,9 @@ flags = ["signal"]
 	ids := tp.ids()
 	logLen := len(tp.d.log.String())
 	tp.d.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "reload after SIGHUP in the daemon's log", func() bool {
+		return strings.Contains(tp.d.log.String()[logLen:], "msg=\"rules reloaded\"")
+	}, nil)
 	tp.stable("S12 same file", 500*time.Millisecond)
 	if diff := tp.ids(); fmt.Sprint(diff) != fmt.Sprint(ids) {
 		t.Fatalf("S12: a reload of the same file changed ids: %v -> %v", ids, diff)
@@ -286,8 +316,13 @@ flags = ["subflow"]
 			t.Errorf("S12: status does not show the rules error (missing %q):\n%s", want, st)
 		}
 	}
-	if log := tp.d.log.String(); !strings.Contains(log, "broken") {
-		t.Errorf("S12: the log does not name the broken rule:\n%s", log)
+	// The log names the file, the rule and the position in its
+	// expression (line 1, column 6: "typo" is not a field of link).
+	log := tp.d.log.String()
+	for _, want := range []string{"rules.toml", `rule \"broken\"`, "column 6", "typo"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("S12: the log does not say %q about the broken file:\n%s", want, log)
+		}
 	}
 }
 
@@ -334,18 +369,35 @@ func TestS15Cap(t *testing.T) {
 	if _, l := tp.table(); len(eps) != 8 || l != "8/2" {
 		t.Fatalf("S15: want 8 endpoints and limits 8/2, got %d %v and %s", len(eps), eps, l)
 	}
+	// All ten links are of one type with no backup, so the documented
+	// order falls to the route metric: eth0..eth7 (metrics 100..107) win.
 	var out []string
 	for i := range 10 {
 		ip := fmt.Sprintf("198.18.%d.2", i)
-		if !strings.Contains(strings.Join(eps, "\n"), ip+" ") {
+		in := strings.Contains(strings.Join(eps, "\n"), ip+" ")
+		if in != (i < 8) {
+			t.Errorf("S15: %s chosen=%v, want the eight lowest metrics: %v", ip, in, eps)
+		}
+		if !in {
 			out = append(out, ip)
 		}
 	}
-	st := fmt.Sprint(tp.status())
+	if len(out) != 2 {
+		t.Fatalf("S15: want two left-out addresses, got %v", out)
+	}
+	left := map[string]string{}
+	los, _ := tp.status()["left_out"].([]any)
+	for _, lo := range los {
+		m, _ := lo.(map[string]any)
+		left[fmt.Sprint(m["addr"])] = fmt.Sprint(m["reason"])
+	}
 	for _, ip := range out {
-		if !strings.Contains(st, ip) {
-			t.Errorf("S15: status does not name left-out address %s:\n%s", ip, st)
+		if !strings.Contains(left[ip], "slots") {
+			t.Errorf("S15: status does not name left-out address %s with its reason: %v", ip, left)
 		}
+	}
+	if log := tp.d.log.String(); strings.Contains(log, "too many addresses") {
+		t.Errorf("S15: the daemon ran into the kernel's cap:\n%s", log)
 	}
 
 	// One of the eight goes away: a left-out address takes its slot.
