@@ -31,7 +31,7 @@ func TestTrafficFailover(t *testing.T) {
 		t.Fatalf("ip mptcp monitor: %v", err)
 	}
 	t.Cleanup(func() { mon.Process.Kill(); mon.Wait() })
-	time.Sleep(200 * time.Millisecond) // let the monitor join the group
+	monitorReady(t, tp, events)
 
 	sink, err := tp.net.ListenMPTCP("198.18.0.100:18080")
 	if err != nil {
@@ -62,6 +62,23 @@ func TestTrafficFailover(t *testing.T) {
 		return hasEvent(events.String()[mark:], "SF_ESTABLISHED", "daddr4=192.0.2.10")
 	}, events)
 	flowing(t, sink, "after the redock")
+}
+
+// monitorReady waits until the monitor has joined the event group: an
+// MPTCP listen() makes a listener event (iproute2 6.1 prints it as
+// "UNKNOWN 15"), so probe listeners are opened until one is seen.
+func monitorReady(t *testing.T, tp *topo, events *syncBuffer) {
+	t.Helper()
+	waitFor(t, "listener event at the monitor", func() bool {
+		probe, err := tp.net.ListenMPTCP("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe.Close()
+		time.Sleep(20 * time.Millisecond)
+		return strings.Contains(events.String(), "UNKNOWN 15") ||
+			strings.Contains(events.String(), "LISTENER")
+	}, events)
 }
 
 // flowing checks that at least 1 MiB more reaches the sink.

@@ -14,8 +14,11 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mptcp-autopm/mptcp-autopm/internal/nstest"
@@ -36,6 +39,16 @@ func main() {
 
 	p := &program{}
 	defer p.cleanup()
+
+	// Ctrl-C must still remove the namespaces and stop the daemon.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		p.cleanup()
+		os.Exit(130)
+	}()
+
 	if err := demo(p, *bin); err != nil {
 		p.cleanup()
 		log.Fatal(err)
@@ -166,7 +179,10 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 
 // program lets nstest run outside a test: failures end the program after
 // the cleanups ran.
-type program struct{ cleanups []func() }
+type program struct {
+	mu       sync.Mutex
+	cleanups []func()
+}
 
 func (p *program) Helper()          {}
 func (p *program) Cleanup(f func()) { p.cleanups = append(p.cleanups, f) }
@@ -180,7 +196,11 @@ func (p *program) Fatalf(f string, a ...any) {
 	log.Fatalf("demo: "+f, a...)
 }
 
+// cleanup runs the cleanups once, newest first, whichever of the end of
+// main, a failure or a signal comes first.
 func (p *program) cleanup() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i := len(p.cleanups) - 1; i >= 0; i-- {
 		p.cleanups[i]()
 	}
