@@ -17,10 +17,17 @@ import (
 //
 // Limits returns the limits wanted for the table the plan will leave,
 // foreign endpoints included. A nil Limits keeps both limits.
+//
+// Unsupported are flag bits the kernel drops on add: the wanted endpoints
+// are planned without them and kernel endpoints compared without them, so
+// that one stored without them matches instead of being deleted and added
+// again on every reconcile. Reconcile adds the bits its Reconciler has
+// seen dropped; zero drops none.
 type Desired struct {
-	Endpoints []Endpoint
-	Stale     func(Endpoint) bool
-	Limits    func(table []Endpoint) LimitsWant
+	Endpoints   []Endpoint
+	Stale       func(Endpoint) bool
+	Limits      func(table []Endpoint) LimitsWant
+	Unsupported Flags
 }
 
 // LimitsWant is the wanted value of each limit; nil leaves that limit
@@ -62,7 +69,7 @@ type Plan struct {
 // raised before the adds and lowered after the deletes, in two SetLimits
 // when one goes up and the other down.
 func Diff(table []Endpoint, limits Limits, d Desired) Plan {
-	want := dedupe(d.Endpoints)
+	want := dedupe(d.Endpoints, d.Unsupported)
 	keep, stale := splitForeign(table, want, d.Stale)
 
 	slots := max(MaxEndpoints-len(keep), 0)
@@ -73,6 +80,7 @@ func Diff(table []Endpoint, limits Limits, d Desired) Plan {
 	}
 
 	s := newSteps(table, keep)
+	s.unsupported = d.Unsupported
 	s.pending = append(s.pending, stale...)
 	for _, w := range p.LeftOut {
 		if c, ok := s.cur[w.Key()]; ok {
@@ -96,14 +104,15 @@ func Diff(table []Endpoint, limits Limits, d Desired) Plan {
 	return p
 }
 
-// dedupe returns the wanted endpoints with ids cleared, IPv4-mapped
-// addresses unmapped as the kernel stores them, and later duplicates of a
-// Key dropped.
-func dedupe(eps []Endpoint) []Endpoint {
+// dedupe returns the wanted endpoints as the kernel would store them: ids
+// cleared, IPv4-mapped addresses unmapped, the unsupported flags dropped;
+// later duplicates of a Key are left out.
+func dedupe(eps []Endpoint, unsupported Flags) []Endpoint {
 	seen := make(map[Key]bool, len(eps))
 	out := make([]Endpoint, 0, len(eps))
 	for _, e := range eps {
 		e.ID, e.Addr = 0, e.Addr.Unmap()
+		e.Flags &^= unsupported
 		if seen[e.Key()] {
 			continue
 		}
@@ -144,6 +153,10 @@ type steps struct {
 	flags   []Op       // SetFlags, sent first: they need no slot
 	ops     []Op       // adds, each with the deletes it needs before it
 	pending []Op       // deletes not yet needed for a slot, sent last
+
+	// unsupported are flags the kernel drops: a kernel endpoint is
+	// compared without them.
+	unsupported Flags
 }
 
 func newSteps(table, keep []Endpoint) *steps {
@@ -169,13 +182,15 @@ func (s *steps) place(w Endpoint) {
 		s.count++
 	case c.Flags.Has(FlagImplicit):
 		s.replaceImplicit(c, w)
-	case c.Flags == w.Flags && c.Ifindex == w.Ifindex:
+	case c.Flags&^s.unsupported == w.Flags && c.Ifindex == w.Ifindex:
 		s.final = append(s.final, c)
-	case c.Ifindex == w.Ifindex && (c.Flags^w.Flags)&^InPlace == 0:
+	case c.Ifindex == w.Ifindex &&
+		(c.Flags&^s.unsupported^w.Flags)&^InPlace == 0:
 		w.ID = c.ID
 		s.flags = append(s.flags, Op{Kind: OpSetFlags, Endpoint: w,
 			Reason: "flags were " + flagWords(c.Flags)})
-		s.final = append(s.final, w)
+		c.Flags = c.Flags&^InPlace | w.Flags&InPlace
+		s.final = append(s.final, c)
 	default:
 		// Neither flags other than backup and fullmesh nor the device
 		// change in place, and the same address cannot be added twice.

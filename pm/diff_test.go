@@ -100,6 +100,7 @@ func TestDiff(t *testing.T) {
 		limits      pm.Limits
 		want        []string
 		stale       func(pm.Endpoint) bool
+		unsupported pm.Flags
 		wantLimits  *pm.LimitsWant
 		wantOps     []string
 		wantLeftOut []string
@@ -161,6 +162,26 @@ func TestDiff(t *testing.T) {
 		want:      []string{"10.0.0.1 port 81 signal", "10.0.0.1 subflow"},
 		wantOps:   []string{"add 10.0.0.1 port 81 signal", "delete 10.0.0.1 port 80 id 2"},
 		wantTable: []string{"10.0.0.1 id 1 subflow", "10.0.0.1 port 81 id 0 signal"},
+	}, {
+		name:        "unsupported flags are planned without",
+		table:       []string{"10.0.0.1 id 3 signal dev if2"},
+		unsupported: pm.FlagLaminar,
+		want:        []string{"10.0.0.1 signal laminar dev if2", "10.0.0.2 signal laminar"},
+		wantOps:     []string{"add 10.0.0.2 signal"},
+		wantTable:   []string{"10.0.0.1 id 3 signal dev if2", "10.0.0.2 id 0 signal"},
+	}, {
+		name:        "unsupported flags kept if the kernel has them",
+		table:       []string{"10.0.0.1 id 3 subflow laminar", "10.0.0.2 id 4 subflow laminar"},
+		unsupported: pm.FlagLaminar,
+		want:        []string{"10.0.0.1 subflow laminar", "10.0.0.2 subflow backup"},
+		wantOps:     []string{"change 10.0.0.2 id 4 backup"},
+		wantTable:   []string{"10.0.0.1 id 3 subflow laminar", "10.0.0.2 id 4 subflow backup laminar"},
+	}, {
+		name:      "a flag missing from the kernel is replaced",
+		table:     []string{"10.0.0.1 id 3 signal dev if2"},
+		want:      []string{"10.0.0.1 signal laminar dev if2"},
+		wantOps:   []string{"delete 10.0.0.1 id 3", "add 10.0.0.1 signal laminar dev if2"},
+		wantTable: []string{"10.0.0.1 id 0 signal laminar dev if2"},
 	}, {
 		name:      "implicit replaced by an add keeping its id",
 		table:     []string{"10.0.0.1 id 3 implicit"},
@@ -281,8 +302,9 @@ func TestDiff(t *testing.T) {
 				limits, wantLimit = defaultLimits, defaultLimits
 			}
 			d := pm.Desired{
-				Endpoints: parseEndpoints(t, tt.want...),
-				Stale:     tt.stale,
+				Endpoints:   parseEndpoints(t, tt.want...),
+				Stale:       tt.stale,
+				Unsupported: tt.unsupported,
 			}
 			if tt.wantLimits != nil {
 				d.Limits = func([]pm.Endpoint) pm.LimitsWant { return *tt.wantLimits }

@@ -4,15 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 )
 
-// A Reconciler moves a kernel's path manager toward a desired state. It
-// keeps no state between calls: every Reconcile reads the kernel again, so
-// edits made by others and lost events are repaired on the next call.
-// Calls must not overlap, since each plans from its own read.
+// A Reconciler moves a kernel's path manager toward a desired state. Every
+// Reconcile reads the kernel again, so edits made by others and lost events
+// are repaired on the next call; the only thing kept between calls is the
+// set of flags the kernel was seen to drop (Unsupported). Calls to
+// Reconcile must not overlap, since each plans from its own read.
 type Reconciler struct {
-	k   Kernel
-	log *slog.Logger
+	k           Kernel
+	log         *slog.Logger
+	unsupported atomic.Uint32 // Flags
 }
 
 // NewReconciler returns a Reconciler for k. A nil log discards the debug
@@ -23,6 +26,14 @@ func NewReconciler(k Kernel, log *slog.Logger) *Reconciler {
 	}
 
 	return &Reconciler{k: k, log: log.With("component", "pm")}
+}
+
+// Unsupported returns the flag bits the kernel dropped from endpoints this
+// Reconciler added, which later reconciles plan without (see
+// Desired.Unsupported). It is zero until an add shows a drop, and safe to
+// call during a Reconcile.
+func (r *Reconciler) Unsupported() Flags {
+	return Flags(r.unsupported.Load())
 }
 
 // Result is what one Reconcile did: the plan, the ops the kernel accepted
@@ -50,6 +61,7 @@ func (r *Reconciler) Reconcile(d Desired) (Result, error) {
 		return Result{}, fmt.Errorf("reading limits: %w", err)
 	}
 
+	d.Unsupported |= r.Unsupported()
 	res := Result{Plan: Diff(table, limits, d)}
 	r.apply(&res, limits)
 
@@ -70,7 +82,11 @@ func (r *Reconciler) apply(res *Result, limits Limits) {
 			res.Plan.Ops[i-1].Kind == OpDelete && prevFailed {
 			err = ErrSkipped
 		} else {
+			asked := op.Endpoint.Flags
 			op, err = r.send(op, &limits)
+			if err == nil && op.Kind == OpAdd {
+				r.noteDropped(asked, op.Endpoint)
+			}
 		}
 		prevFailed = err != nil
 
@@ -81,6 +97,24 @@ func (r *Reconciler) apply(res *Result, limits Limits) {
 		r.logApplied(op)
 		res.Applied = append(res.Applied, op)
 	}
+}
+
+// noteDropped records the flags asked for that the kernel did not store
+// on the endpoint added. A kernel that masks the flags it does not know
+// ("mptcp: pm: ignore unknown endpoint flags", 6.19 and stable) stores a
+// LAMINAR endpoint without LAMINAR before 6.18; compared with the flag,
+// it would be deleted and added again (RM_ADDR to peers) on every
+// reconcile. Each bit is logged once.
+func (r *Reconciler) noteDropped(asked Flags, stored Endpoint) {
+	fresh := asked &^ stored.Flags &^ FlagImplicit &^ r.Unsupported()
+	if fresh == 0 {
+		return
+	}
+
+	r.unsupported.Or(uint32(fresh))
+	r.log.Warn("kernel dropped an unsupported endpoint flag",
+		"addr", stored.Addr, "endpoint_id", stored.ID,
+		"flag", fresh.String())
 }
 
 // logApplied writes one debug line for an op the kernel accepted.

@@ -2,6 +2,7 @@ package pm_test
 
 import (
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"regexp"
@@ -271,5 +272,57 @@ func TestReconcileRefusals(t *testing.T) {
 	want := "10.0.0.3 id 1 signal \n10.0.0.2 id 2 subflow \n"
 	if diff := cmp.Diff(want, k.String()); diff != "" {
 		t.Errorf("unexpected table (-want +got):\n%s", diff)
+	}
+}
+
+// TestReconcileDroppedFlags drives a kernel that drops LAMINAR on add, as
+// one that masks unknown flags but predates LAMINAR does: the first
+// reconcile adds once and records the flag, the next ones change nothing,
+// and the drop is logged once.
+func TestReconcileDroppedFlags(t *testing.T) {
+	k := pmtest.New()
+	k.DropFlags(pm.FlagLaminar)
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	r := pm.NewReconciler(k, log)
+
+	d := pm.Desired{Endpoints: parseEndpoints(t,
+		"10.0.0.1 signal laminar", "10.0.0.2 subflow")}
+	if _, err := r.Reconcile(d); err != nil {
+		t.Fatal(err)
+	}
+	want := pmtest.Counts{Dumps: 1, LimitReads: 1, Adds: 2}
+	if diff := cmp.Diff(want, k.Counts()); diff != "" {
+		t.Errorf("unexpected calls of the first reconcile (-want +got):\n%s", diff)
+	}
+	if got := r.Unsupported(); got != pm.FlagLaminar {
+		t.Errorf("Unsupported() = %q, want laminar", got)
+	}
+
+	k.ResetCounts()
+	res, err := r.Reconcile(d)
+	if err != nil || len(res.Plan.Ops) != 0 {
+		t.Errorf("second reconcile: %v, ops %q", err, formatOps(res.Plan.Ops))
+	}
+
+	// Another laminar endpoint is added once, without the flag.
+	d.Endpoints = append(d.Endpoints, parseEndpoint(t, "10.0.0.3 signal laminar"))
+	for range 2 {
+		if _, err := r.Reconcile(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = pmtest.Counts{Dumps: 3, LimitReads: 3, Adds: 1}
+	if diff := cmp.Diff(want, k.Counts()); diff != "" {
+		t.Errorf("unexpected calls of the next reconciles (-want +got):\n%s", diff)
+	}
+
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("got %d warnings, want 1:\n%s", n, logs.String())
+	}
+	for _, s := range []string{"addr=10.0.0.1", "flag=laminar"} {
+		if !strings.Contains(logs.String(), s) {
+			t.Errorf("warning does not say %s:\n%s", s, logs.String())
+		}
 	}
 }

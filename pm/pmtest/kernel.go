@@ -86,6 +86,17 @@ func (k *Kernel) Refuse(addr netip.Addr, errno unix.Errno, msg string) {
 	k.refused[addr] = refusal{errno: errno, msg: msg}
 }
 
+// DropFlags makes the kernel drop the flag bits f from every later add
+// and flags change, as a kernel that masks unknown flags ("mptcp: pm:
+// ignore unknown endpoint flags", 6.19 and stable) but predates them does:
+// DropFlags(pm.FlagLaminar) is such a kernel older than 6.18. The add
+// succeeds and the endpoint is stored without those bits. 0 drops none.
+func (k *Kernel) DropFlags(f pm.Flags) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.t.dropped = f
+}
+
 // OnCall sets fn to run before each call of a pm.Kernel method, with the
 // method's name ("AddEndpoint"), outside the Kernel's lock, so that fn may
 // make foreign edits through Other at that point. nil removes it.

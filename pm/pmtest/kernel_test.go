@@ -3,6 +3,7 @@ package pmtest_test
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -210,5 +211,35 @@ func TestOnCall(t *testing.T) {
 	}
 	if diff := cmp.Diff("10.6.0.2 id 1 \n", k.String()); diff != "" {
 		t.Errorf("unexpected table (-want +got):\n%s", diff)
+	}
+}
+
+func TestDropFlags(t *testing.T) {
+	k := pmtest.New()
+	k.DropFlags(pm.FlagLaminar | pm.FlagFullmesh)
+
+	got, err := k.AddEndpoint(ep("10.7.0.1", 0, 0,
+		pm.FlagSignal|pm.FlagLaminar, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Flags != pm.FlagSignal {
+		t.Errorf("add returned flags %q, want signal", got.Flags)
+	}
+	mustAdd(t, k, ep("10.7.0.2", 0, 0, pm.FlagSubflow|pm.FlagFullmesh, 0))
+	err = k.SetFlags(pm.Endpoint{ID: 2, Flags: pm.FlagBackup | pm.FlagFullmesh})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	want := "10.7.0.1 id 1 signal \n10.7.0.2 id 2 subflow backup \n"
+	if diff := cmp.Diff(want, k.String()); diff != "" {
+		t.Errorf("unexpected table (-want +got):\n%s", diff)
+	}
+
+	k.DropFlags(0)
+	mustAdd(t, k, ep("10.7.0.3", 0, 0, pm.FlagSignal|pm.FlagLaminar, 0))
+	if s := k.String(); !strings.Contains(s, "10.7.0.3 id 3 signal laminar") {
+		t.Errorf("laminar dropped after DropFlags(0):\n%s", s)
 	}
 }

@@ -35,6 +35,10 @@ type table struct {
 	used   [maxID + 1]bool
 	nextID int
 	limits pm.Limits
+	// dropped are the flag bits this kernel does not know: it drops
+	// them on add and on SET_FLAGS, as a kernel with "mptcp: pm: ignore
+	// unknown endpoint flags" but older than the flag does.
+	dropped pm.Flags
 }
 
 func newTable() table {
@@ -104,7 +108,7 @@ func (t *table) add(e pm.Endpoint) (pm.Endpoint, error) {
 	if err := e.Validate(); err != nil {
 		return pm.Endpoint{}, localErr(opAdd, e, 0, unwrap(err))
 	}
-	e.Flags &= flagsMask
+	e.Flags &= flagsMask &^ t.dropped
 	// An IPv4-mapped address is sent, and stored, as IPv4.
 	e.Addr = e.Addr.Unmap()
 
@@ -256,7 +260,8 @@ func (t *table) setFlags(e pm.Endpoint) error {
 	}
 
 	i := t.indexID(cur.ID)
-	t.eps[i].Flags = cur.Flags&^pm.InPlace | e.Flags&pm.InPlace
+	set := e.Flags & pm.InPlace &^ t.dropped
+	t.eps[i].Flags = cur.Flags&^pm.InPlace | set
 
 	return nil
 }
