@@ -14,8 +14,8 @@ import (
 
 // Defaults of Config.
 const (
-	// DefaultSettle is how long after a reconcile further triggers are
-	// gathered into one follow-up reconcile.
+	// DefaultSettle is how long after a reconcile that changed the kernel
+	// further triggers are gathered into one follow-up reconcile.
 	DefaultSettle = 10 * time.Millisecond
 	// DefaultRetryMin and DefaultRetryMax bound the backoff between
 	// retries of an operation the kernel refused.
@@ -36,8 +36,8 @@ type Config struct {
 	Log *slog.Logger
 	// DryRun computes and logs the operations but applies none.
 	DryRun bool
-	// Settle is the coalescing window after a reconcile; 0 is
-	// DefaultSettle.
+	// Settle is the coalescing window after a reconcile that changed the
+	// kernel; 0 is DefaultSettle.
 	Settle time.Duration
 	// Resync, when positive, overrides the rules' resync interval.
 	Resync time.Duration
@@ -179,8 +179,10 @@ func (e *Engine) RulesFailed(err error) {
 // snaps is closed while ctx lasts (then it returns an error). Nothing is
 // done before the first snapshot. The first trigger after a quiet
 // period is acted on at once; those arriving while a reconcile runs or
-// within the settle window after it are coalesced into one follow-up
-// reconcile from the latest snapshot.
+// within the settle window after one that changed the kernel are
+// coalesced into one follow-up reconcile from the latest snapshot. A
+// reconcile that changed nothing opens no window, so that it never delays
+// the event that follows it.
 func (e *Engine) Run(ctx context.Context,
 	snaps <-chan watchers.Snapshot) error {
 	l := loop{e: e, snaps: snaps}
@@ -250,7 +252,7 @@ func (l *loop) step(ctx context.Context) (bool, error) {
 }
 
 // trigger reconciles at once, or after the settle window when one is
-// running; then it opens a new window.
+// open; a reconcile that made kernel operations opens a new window.
 func (l *loop) trigger(why string) {
 	if !l.have {
 		return
@@ -262,13 +264,15 @@ func (l *loop) trigger(why string) {
 		return
 	}
 
-	next := l.e.reconcile(l.snap, why)
+	out := l.e.reconcile(l.snap, why)
 	l.retry.Stop()
-	if !next.IsZero() {
-		l.retry.Reset(time.Until(next))
+	if !out.retry.IsZero() {
+		l.retry.Reset(time.Until(out.retry))
 	}
-	l.settling = true
-	l.settle.Reset(l.e.cfg.Settle)
+	if out.applied {
+		l.settling = true
+		l.settle.Reset(l.e.cfg.Settle)
+	}
 }
 
 func (e *Engine) resyncInterval() time.Duration {

@@ -231,6 +231,48 @@ func TestRunCoalesces(t *testing.T) {
 	})
 }
 
+// TestRunNoOpOpensNoWindow checks that a reconcile that changed nothing
+// does not delay the next event: the watchers send a snapshot for an
+// unrelated route message just before the one for an address, and the
+// address must reach the kernel without waiting for a settle window.
+func TestRunNoOpOpensNoWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil, Config{Settle: time.Second})
+		h.send(laptop())
+		h.want("S1", s1State)
+		time.Sleep(time.Second)
+		synctest.Wait()
+
+		h.k.ResetCounts()
+		unrelated := laptop()
+		unrelated.Routes = append(unrelated.Routes, watchers.Route{
+			Family: 4, Dst: netip.MustParsePrefix("10.9.0.0/16"),
+			LinkIndex: 2, Table: 254,
+		})
+		h.send(unrelated)
+		h.send(unrelated.carrierOff(2))
+		if n := h.reconciles(); n != 2 {
+			t.Fatalf("want 2 reconciles at once, got %d", n)
+		}
+		h.want("S2 at once after a no-op", s2State)
+
+		// That one changed the kernel: the next events wait for the
+		// window, then one follow-up takes the latest.
+		h.send(laptop())
+		h.send(laptop().carrierOff(2))
+		h.send(laptop())
+		h.want("inside the window", s2State)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := h.reconciles(); n != 3 {
+			t.Errorf("want 1 follow-up reconcile, got %d", n-2)
+		}
+		h.want("follow-up", "198.51.100.20 id 2 subflow backup dev wlan0 \n"+
+			"192.0.2.10 id 3 subflow dev eth0 \n"+
+			"add_addr_accepted 2 subflows 4 \n")
+	})
+}
+
 func TestRunResyncRepairsDrift(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, nil, Config{Resync: 2 * time.Second})

@@ -66,14 +66,23 @@ func (e *Engine) ownedHas(k pm.Key) bool {
 	return e.owned.Has(k)
 }
 
-// reconcile brings the kernel to what s and the rules want, records the
-// outcome in the status, and returns when the next retry is due (zero
-// when nothing waits for one).
-func (e *Engine) reconcile(s watchers.Snapshot, why string) time.Time {
+// outcome is what a reconcile tells the loop.
+type outcome struct {
+	// retry is when the next retry is due, zero when nothing waits for
+	// one.
+	retry time.Time
+	// applied is set when kernel operations were made, refused ones
+	// included.
+	applied bool
+}
+
+// reconcile brings the kernel to what s and the rules want and records the
+// outcome in the status.
+func (e *Engine) reconcile(s watchers.Snapshot, why string) outcome {
 	d, v := e.desired(s)
 	if e.cfg.DryRun {
 		e.dryRun(d, v, why)
-		return time.Time{}
+		return outcome{}
 	}
 
 	e.kernel.start()
@@ -82,7 +91,7 @@ func (e *Engine) reconcile(s watchers.Snapshot, why string) time.Time {
 	if err != nil && len(res.Plan.Ops) == 0 && len(res.Failed) == 0 {
 		e.log.Error("reconcile failed, nothing applied", "err", err)
 		e.recordError(v, why, err)
-		return e.backoff(v, nil, err)
+		return outcome{retry: e.backoff(v, nil, err)}
 	}
 
 	after := e.tableAfter(res, before)
@@ -93,7 +102,8 @@ func (e *Engine) reconcile(s watchers.Snapshot, why string) time.Time {
 	next := e.backoff(v, res.Failed, err)
 	e.record(v, why, res, after)
 
-	return next
+	return outcome{retry: next,
+		applied: len(res.Applied) > 0 || len(res.Failed) > 0}
 }
 
 // tableAfter is the kernel's table after res: re-read when something was

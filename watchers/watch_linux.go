@@ -17,7 +17,8 @@ import (
 
 // Watch follows the links, addresses and routes (all tables) of one
 // network namespace and sends a Snapshot after the initial dump and after
-// every change. The channel holds at most one snapshot: an unread one is
+// every change of what a Snapshot holds; messages that change none of it
+// send nothing. The channel holds at most one snapshot: an unread one is
 // replaced by the newer, so a slow reader always gets the latest state and
 // never stalls the netlink readers. It is closed when ctx ends.
 //
@@ -53,6 +54,8 @@ type watcher struct {
 	state   *state
 	counter *mptcpCounter
 	seq     uint64
+	// last is the snapshot last published, valid when seq > 0.
+	last Snapshot
 }
 
 func newWatcher(opts Options) (*watcher, error) {
@@ -263,10 +266,20 @@ func (w *watcher) applyLink(u *netlink.LinkUpdate) bool {
 	return w.state.setLink(l)
 }
 
+// publish sends the state as a new snapshot when it differs from the one
+// last sent. Many messages change nothing that a snapshot keeps (routes of
+// the local table, an address re-announced with the same facts, a link
+// message for statistics), and a snapshot that repeats the last one would
+// cost the engine a reconcile for nothing.
 func (w *watcher) publish(out chan Snapshot) {
-	w.seq++
-	s := w.state.snapshot(w.seq, time.Now())
+	s := w.state.snapshot(w.seq+1, time.Now())
 	s.MPTCP = w.counter.snapshot()
+	if w.seq > 0 && s.SameNetwork(w.last) && s.MPTCP.Equal(w.last.MPTCP) {
+		return
+	}
+
+	w.seq++
+	w.last = s
 	publish(out, s)
 }
 
