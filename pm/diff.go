@@ -65,9 +65,13 @@ type Plan struct {
 // Adds come before deletes, so that connections keep a path, except where
 // the cap needs the slot first: then the delete is placed right before the
 // add that needs it. A delete placed right before an add is always one that
-// add depends on (Reconciler skips the add when it fails). Limits are
-// raised before the adds and lowered after the deletes, in two SetLimits
-// when one goes up and the other down.
+// add depends on (Reconciler skips the add when it fails). A SetFlags that
+// clears backup, or with backup unchanged clears fullmesh, comes before
+// the adds; one that sets backup, or fullmesh, comes after them and before
+// the deletes, so that there is never a moment with only backup paths
+// (docking: the new wired endpoint exists before Wi-Fi becomes backup).
+// Limits are raised before the adds and lowered after the deletes, in two
+// SetLimits when one goes up and the other down.
 func Diff(table []Endpoint, limits Limits, d Desired) Plan {
 	want := dedupe(d.Endpoints, d.Unsupported)
 	keep, stale := splitForeign(table, want, d.Stale)
@@ -96,8 +100,9 @@ func Diff(table []Endpoint, limits Limits, d Desired) Plan {
 	p.Limits = wantLimits(limits, d.Limits, p.Table)
 	raise, lower := limitOps(limits, p.Limits)
 	p.Ops = append(p.Ops, raise...)
-	p.Ops = append(p.Ops, s.flags...)
+	p.Ops = append(p.Ops, s.clears...)
 	p.Ops = append(p.Ops, s.ops...)
+	p.Ops = append(p.Ops, s.sets...)
 	p.Ops = append(p.Ops, s.pending...)
 	p.Ops = append(p.Ops, lower...)
 
@@ -150,8 +155,9 @@ type steps struct {
 	cur     map[Key]Endpoint
 	count   int
 	final   []Endpoint // kept foreign and placed endpoints
-	flags   []Op       // SetFlags, sent first: they need no slot
+	clears  []Op       // SetFlags clearing backup or fullmesh, sent first
 	ops     []Op       // adds, each with the deletes it needs before it
+	sets    []Op       // SetFlags setting backup or fullmesh, after adds
 	pending []Op       // deletes not yet needed for a slot, sent last
 
 	// unsupported are flags the kernel drops: a kernel endpoint is
@@ -186,17 +192,39 @@ func (s *steps) place(w Endpoint) {
 		s.final = append(s.final, c)
 	case c.Ifindex == w.Ifindex &&
 		(c.Flags&^s.unsupported^w.Flags)&^InPlace == 0:
-		w.ID = c.ID
-		s.flags = append(s.flags, Op{Kind: OpSetFlags, Endpoint: w,
-			Reason: "flags were " + flagWords(c.Flags)})
-		c.Flags = c.Flags&^InPlace | w.Flags&InPlace
-		s.final = append(s.final, c)
+		s.change(c, w)
 	default:
 		// Neither flags other than backup and fullmesh nor the device
 		// change in place, and the same address cannot be added twice.
 		s.ops = append(s.ops, del(c, "replaced: flags or device differ"))
 		s.add(w, "was "+c.String())
 	}
+}
+
+// change plans the SetFlags that gives the kernel endpoint c the backup
+// and fullmesh bits of w.
+func (s *steps) change(c, w Endpoint) {
+	w.ID = c.ID
+	op := Op{Kind: OpSetFlags, Endpoint: w,
+		Reason: "flags were " + flagWords(c.Flags)}
+	if setsInPlace(c.Flags, w.Flags) {
+		s.sets = append(s.sets, op)
+	} else {
+		s.clears = append(s.clears, op)
+	}
+
+	c.Flags = c.Flags&^InPlace | w.Flags&InPlace
+	s.final = append(s.final, c)
+}
+
+// setsInPlace reports whether going from flags to want sets backup, or,
+// backup unchanged, sets fullmesh: such a change waits for the adds.
+func setsInPlace(flags, want Flags) bool {
+	if flags.Has(FlagBackup) != want.Has(FlagBackup) {
+		return want.Has(FlagBackup)
+	}
+
+	return want.Has(FlagFullmesh) && !flags.Has(FlagFullmesh)
 }
 
 // replaceImplicit plans the add that replaces the implicit endpoint c. At

@@ -283,16 +283,48 @@ func TestDiff(t *testing.T) {
 		wantLimits: &pm.LimitsWant{AddAddrAccepted: u32(2)},
 		wantLimit:  pm.Limits{Subflows: 4, AddAddrAccepted: 2},
 	}, {
-		name:  "changes first, then adds, then deletes",
-		table: []string{"10.0.0.1 id 1 subflow", "10.0.0.2 id 2 subflow", "10.0.0.3 id 3 signal"},
+		name: "clears, adds, sets, deletes",
+		table: []string{"10.0.0.1 id 1 subflow", "10.0.0.2 id 2 subflow",
+			"10.0.0.3 id 3 signal", "10.0.0.5 id 5 subflow backup"},
 		stale: staleIf("10.0.0.3"),
-		want:  []string{"10.0.0.4 subflow", "10.0.0.2 subflow backup", "10.0.0.1 signal"},
+		want: []string{"10.0.0.4 subflow", "10.0.0.2 subflow backup",
+			"10.0.0.1 signal", "10.0.0.5 subflow"},
 		wantOps: []string{
-			"change 10.0.0.2 id 2 backup", "add 10.0.0.4 subflow",
+			"change 10.0.0.5 id 5 nobackup", "add 10.0.0.4 subflow",
 			"delete 10.0.0.1 id 1", "add 10.0.0.1 signal",
-			"delete 10.0.0.3 id 3",
+			"change 10.0.0.2 id 2 backup", "delete 10.0.0.3 id 3",
 		},
-		wantTable: []string{"10.0.0.2 id 2 subflow backup", "10.0.0.4 id 0 subflow", "10.0.0.1 id 0 signal"},
+		wantTable: []string{"10.0.0.2 id 2 subflow backup", "10.0.0.5 id 5 subflow",
+			"10.0.0.4 id 0 subflow", "10.0.0.1 id 0 signal"},
+	}, {
+		// S3: eth0 comes back; Wi-Fi becomes backup once eth0's
+		// endpoint exists, never before.
+		name:      "redock: the wired endpoint before Wi-Fi turns backup",
+		table:     []string{"198.51.100.20 id 2 subflow dev if3"},
+		want:      []string{"192.0.2.10 subflow dev if2", "198.51.100.20 subflow backup dev if3"},
+		wantOps:   []string{"add 192.0.2.10 subflow dev if2", "change 198.51.100.20 id 2 backup"},
+		wantTable: []string{"198.51.100.20 id 2 subflow backup dev if3", "192.0.2.10 id 0 subflow dev if2"},
+	}, {
+		// S2: eth0 goes; Wi-Fi stops being backup before anything else.
+		name:      "undock: Wi-Fi clears backup first",
+		table:     []string{"192.0.2.10 id 1 subflow dev if2", "198.51.100.20 id 2 subflow backup dev if3"},
+		stale:     staleIf("192."),
+		want:      []string{"198.51.100.20 subflow dev if3", "10.0.0.1 subflow"},
+		wantOps:   []string{"change 198.51.100.20 id 2 nobackup", "add 10.0.0.1 subflow", "delete 192.0.2.10 id 1"},
+		wantTable: []string{"198.51.100.20 id 2 subflow dev if3", "10.0.0.1 id 0 subflow"},
+	}, {
+		name: "fullmesh cleared before the adds, set after",
+		table: []string{"10.0.0.1 id 1 subflow fullmesh", "10.0.0.2 id 2 subflow",
+			"10.0.0.3 id 3 subflow backup", "10.0.0.4 id 4 subflow fullmesh"},
+		want: []string{"10.0.0.1 subflow", "10.0.0.2 subflow fullmesh",
+			"10.0.0.3 subflow fullmesh", "10.0.0.4 subflow backup", "10.0.0.5 subflow"},
+		wantOps: []string{
+			"change 10.0.0.1 id 1 nobackup", "change 10.0.0.3 id 3 nobackup fullmesh",
+			"add 10.0.0.5 subflow",
+			"change 10.0.0.2 id 2 nobackup fullmesh", "change 10.0.0.4 id 4 backup",
+		},
+		wantTable: []string{"10.0.0.1 id 1 subflow", "10.0.0.2 id 2 subflow fullmesh",
+			"10.0.0.3 id 3 subflow fullmesh", "10.0.0.4 id 4 subflow backup", "10.0.0.5 id 0 subflow"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
