@@ -152,8 +152,15 @@ func backupRank(f pm.Flags) int {
 type staleness struct {
 	links     map[int32]bool
 	addrs     map[netip.Addr]Choice
+	held      map[heldAddr]bool // which link holds which address
 	ours      func(pm.Key) bool
 	manageAll bool
+}
+
+// heldAddr is an address on one link.
+type heldAddr struct {
+	addr    netip.Addr
+	ifindex int32
 }
 
 func newStaleness(s watchers.Snapshot, choices []Choice,
@@ -161,6 +168,7 @@ func newStaleness(s watchers.Snapshot, choices []Choice,
 	st := &staleness{
 		links:     map[int32]bool{},
 		addrs:     map[netip.Addr]Choice{},
+		held:      map[heldAddr]bool{},
 		ours:      ours,
 		manageAll: manageAll,
 	}
@@ -168,9 +176,11 @@ func newStaleness(s watchers.Snapshot, choices []Choice,
 		st.links[int32(l.Index)] = true
 	}
 	for _, a := range s.Addrs {
-		if _, ok := st.addrs[a.Prefix.Addr().Unmap()]; !ok {
-			st.addrs[a.Prefix.Addr().Unmap()] = Choice{}
+		ip := a.Prefix.Addr().Unmap()
+		if _, ok := st.addrs[ip]; !ok {
+			st.addrs[ip] = Choice{}
 		}
+		st.held[heldAddr{ip, int32(a.Index)}] = true
 	}
 	for _, c := range choices {
 		st.addrs[c.Addr] = c
@@ -182,9 +192,12 @@ func newStaleness(s watchers.Snapshot, choices []Choice,
 // Reason says why e must be deleted, "" when it stays.
 //
 // Dead endpoints are always collected, whoever made them: bound to an
-// ifindex that no longer exists, or for an address that is on no link,
-// implicit ones included. An endpoint carrying signal for an address on no
-// link stays: it may announce a public address behind 1:1 NAT.
+// ifindex that no longer exists, for an address that is on no link,
+// implicit ones included, or bound to a link that no longer holds the
+// address (it moved to another link). One exception: someone else's
+// endpoint carrying signal for an address on no link stays, for it may
+// announce a public address behind 1:1 NAT; ours, or any with ManageAll,
+// go with their address.
 //
 // An endpoint of a live address that the rules skip or that is not
 // eligible is deleted only when it is ours, or with ManageAll.
@@ -193,19 +206,28 @@ func (st *staleness) Reason(e pm.Endpoint) string {
 		return fmt.Sprintf("interface if%d gone", e.Ifindex)
 	}
 
-	c, live := st.addrs[e.Addr.Unmap()]
+	ip := e.Addr.Unmap()
+	c, live := st.addrs[ip]
 	switch {
-	case !live && e.Flags.Has(pm.FlagSignal):
+	case !live && e.Flags.Has(pm.FlagSignal) && !st.managed(e):
 		return ""
 	case !live:
 		return "address gone"
-	case !st.manageAll && (st.ours == nil || !st.ours(e.Key())):
+	case e.Ifindex != 0 && !st.held[heldAddr{ip, e.Ifindex}]:
+		return fmt.Sprintf("address no longer on if%d", e.Ifindex)
+	case !st.managed(e):
 		return ""
 	case c.Why != "":
 		return c.Why
 	}
 
 	return "not wanted"
+}
+
+// managed reports whether the engine may delete e when it is not wanted:
+// it is ours, or ManageAll is set.
+func (st *staleness) managed(e pm.Endpoint) bool {
+	return st.manageAll || (st.ours != nil && st.ours(e.Key()))
 }
 
 // Stale reports whether e must be deleted; see Reason.
