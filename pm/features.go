@@ -2,6 +2,7 @@ package pm
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/mdlayher/netlink"
 )
@@ -174,4 +175,58 @@ func probedFeatures(f Features, stored Flags) Features {
 	f.Laminar = f.MasksUnknownFlags && stored.Has(FlagLaminar)
 
 	return f
+}
+
+// probeAddr is the address the flag probe adds: in the IPv6 discard-only
+// prefix (RFC 6666), so it is local nowhere and routed nowhere. With no
+// signal or subflow flag, the probe endpoint announces nothing and opens
+// nothing while it exists.
+var probeAddr = netip.MustParseAddr("100::6d70:7470:6d")
+
+// probeKernel is what the flag probe needs; *Client implements it.
+type probeKernel interface {
+	addUnchecked(e Endpoint) error
+	readBack(e Endpoint) (Endpoint, error)
+	Endpoints() ([]Endpoint, error)
+	DeleteEndpoint(id uint8, addr netip.Addr) error
+}
+
+// probeFlags completes f by adding an endpoint for probeAddr with
+// flagProbe, reading it back and deleting it. When the add fails f is
+// returned as it is; when the read back fails, the probe endpoint is
+// still deleted (see removeProbe) and f is returned as it is.
+func probeFlags(k probeKernel, f Features) Features {
+	e := Endpoint{Addr: probeAddr, Flags: flagProbe}
+	if err := k.addUnchecked(e); err != nil {
+		return f
+	}
+
+	stored, err := k.readBack(e)
+	if err != nil {
+		removeProbe(k)
+		return f
+	}
+
+	// Best effort: a probe left behind is an ordinary flag-less endpoint
+	// on an address nothing uses.
+	_ = k.DeleteEndpoint(stored.ID, netip.Addr{})
+
+	return probedFeatures(f, stored.Flags)
+}
+
+// removeProbe deletes the probe endpoint found by key in a fresh dump. It
+// is for a probe the kernel accepted but that could not be read back (a
+// failed or interrupted dump): its id is unknown, and left behind it would
+// take one of the eight slots for good.
+func removeProbe(k probeKernel) {
+	eps, err := k.Endpoints()
+	if err != nil {
+		return
+	}
+
+	for _, e := range eps {
+		if e.Key() == (Key{Addr: probeAddr}) {
+			_ = k.DeleteEndpoint(e.ID, netip.Addr{})
+		}
+	}
 }

@@ -1,16 +1,8 @@
 package pm
 
-import "net/netip"
-
 // BUG(pm): Client.Features probes flag support by adding and deleting an
 // endpoint, because no kernel answer tells LAMINAR support apart otherwise
 // (the FLAGS attribute policy is a plain u32 on 6.18).
-
-// probeAddr is the address the flag probe adds: in the IPv6 discard-only
-// prefix (RFC 6666), so it is local nowhere and routed nowhere. With no
-// signal or subflow flag, the probe endpoint announces nothing and opens
-// nothing while it exists.
-var probeAddr = netip.MustParseAddr("100::6d70:7470:6d")
 
 // Features reports what the kernel supports. The command-level fields come
 // from the nlctrl description read at Dial. The flag fields come from a
@@ -21,31 +13,19 @@ var probeAddr = netip.MustParseAddr("100::6d70:7470:6d")
 // false and the flag fields are false. The result is cached.
 func (c *Client) Features() Features {
 	c.featOnce.Do(func() {
-		c.feat = c.probe(c.family.opFeatures())
+		c.feat = probeFlags(c, c.family.opFeatures())
 	})
 
 	return c.feat
 }
 
-func (c *Client) probe(f Features) Features {
-	e := Endpoint{Addr: probeAddr, Flags: flagProbe}
+// addUnchecked sends an add without Validate and without reading it back:
+// the probe's flags hold a bit no kernel defines.
+func (c *Client) addUnchecked(e Endpoint) error {
 	data, err := encodeEndpoint(e)
 	if err != nil {
-		return f
+		return err
 	}
 
-	if err := c.do(cmdAddAddr, data); err != nil {
-		return f
-	}
-
-	stored, err := c.readBack(e)
-	if err != nil {
-		return f
-	}
-
-	// Best effort: a probe left behind is an ordinary flag-less endpoint
-	// on an address nothing uses.
-	_ = c.DeleteEndpoint(stored.ID, netip.Addr{})
-
-	return probedFeatures(f, stored.Flags)
+	return c.do(cmdAddAddr, data)
 }

@@ -1,6 +1,9 @@
 package pm
 
 import (
+	"errors"
+	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -105,6 +108,106 @@ func TestProbedFeatures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if diff := cmp.Diff(tt.want, probedFeatures(Features{}, tt.stored)); diff != "" {
 				t.Errorf("unexpected features (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// probeFake is a kernel for the flag probe: it stores what is added with
+// the flags it keeps, and fails the steps it is told to.
+type probeFake struct {
+	table    []Endpoint
+	keeps    Flags
+	failAdd  bool
+	failRead bool
+	failDump bool
+	deleted  []uint8
+}
+
+func (p *probeFake) addUnchecked(e Endpoint) error {
+	if p.failAdd {
+		return errors.New("refused")
+	}
+	e.ID, e.Flags = 7, e.Flags&p.keeps
+	p.table = append(p.table, e)
+
+	return nil
+}
+
+func (p *probeFake) readBack(e Endpoint) (Endpoint, error) {
+	if p.failRead {
+		return Endpoint{}, errors.New("dump interrupted")
+	}
+	for _, got := range p.table {
+		if got.Key() == e.Key() {
+			return got, nil
+		}
+	}
+
+	return Endpoint{}, errors.New("not in the table")
+}
+
+func (p *probeFake) Endpoints() ([]Endpoint, error) {
+	if p.failDump {
+		return nil, errors.New("dump failed")
+	}
+
+	return slices.Clone(p.table), nil
+}
+
+func (p *probeFake) DeleteEndpoint(id uint8, _ netip.Addr) error {
+	p.deleted = append(p.deleted, id)
+	p.table = slices.DeleteFunc(p.table, func(e Endpoint) bool {
+		return e.ID == id
+	})
+
+	return nil
+}
+
+func TestProbeFlags(t *testing.T) {
+	other := Endpoint{ID: 1, Addr: netip.MustParseAddr("10.0.0.1"),
+		Flags: FlagSubflow}
+	tests := []struct {
+		name        string
+		fake        probeFake
+		want        Features
+		wantDeleted []uint8
+	}{{
+		name:        "laminar kept",
+		fake:        probeFake{keeps: 0x3f},
+		want:        Features{Probed: true, MasksUnknownFlags: true, Laminar: true},
+		wantDeleted: []uint8{7},
+	}, {
+		name:        "everything kept",
+		fake:        probeFake{keeps: ^Flags(0)},
+		want:        Features{Probed: true},
+		wantDeleted: []uint8{7},
+	}, {
+		name: "add refused",
+		fake: probeFake{failAdd: true},
+	}, {
+		name:        "read back failed: deleted by key from a dump",
+		fake:        probeFake{keeps: 0x3f, failRead: true},
+		wantDeleted: []uint8{7},
+	}, {
+		name: "read back and dump failed",
+		fake: probeFake{keeps: 0x3f, failRead: true, failDump: true},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := tt.fake
+			k.table = []Endpoint{other}
+
+			got := probeFlags(&k, Features{})
+
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("unexpected features (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantDeleted, k.deleted); diff != "" {
+				t.Errorf("unexpected deletes (-want +got):\n%s", diff)
+			}
+			if !tt.fake.failDump && (len(k.table) != 1 || k.table[0] != other) {
+				t.Errorf("probe left the table as %v", k.table)
 			}
 		})
 	}
