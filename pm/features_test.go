@@ -11,7 +11,7 @@ import (
 )
 
 // familyReply builds a CTRL_CMD_NEWFAMILY payload the way nlctrl sends it.
-func familyReply(t *testing.T, maxAttr uint32, ops []uint32) []byte {
+func familyReply(t testing.TB, maxAttr uint32, ops []uint32) []byte {
 	t.Helper()
 	ae := netlink.NewAttributeEncoder()
 	ae.String(ctrlAttrFamilyName, "mptcp_pm")

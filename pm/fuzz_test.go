@@ -2,6 +2,9 @@ package pm
 
 import (
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/mdlayher/netlink"
 )
 
 // The fuzz targets feed the decoders arbitrary bytes: they must return an
@@ -75,4 +78,71 @@ func FuzzDecodeLimits(f *testing.F) {
 			t.Fatalf("round trip of %+v gave %+v, %v", l, again, err)
 		}
 	})
+}
+
+func FuzzDecodeFamily(f *testing.F) {
+	all := []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+	f.Add(familyReply(f, 0, all))
+	f.Add(familyReply(f, 6, all))
+	f.Add(familyReply(f, 3, all[:6]))
+	f.Add([]byte{})
+
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fi, err := decodeFamily(b)
+		if err != nil {
+			return
+		}
+		fi.opFeatures()
+
+		wire, err := encodeFamily(fi)
+		if err != nil {
+			t.Fatalf("encoding %+v: %v", fi, err)
+		}
+		again, err := decodeFamily(wire)
+		if err != nil {
+			t.Fatalf("decoding re-encoded %+v: %v", fi, err)
+		}
+		diff := cmp.Diff(fi, again, cmp.AllowUnexported(familyInfo{}))
+		if diff != "" {
+			t.Fatalf("round trip changed the family (-first +again):\n%s", diff)
+		}
+	})
+}
+
+// encodeFamily encodes fi as nlctrl would send it.
+func encodeFamily(fi familyInfo) ([]byte, error) {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint16(ctrlAttrFamilyID, fi.id)
+	ae.Uint32(ctrlAttrVersion, fi.version)
+	ae.Uint32(ctrlAttrMaxAttr, fi.maxAttr)
+	ae.Nested(ctrlAttrOps, func(nae *netlink.AttributeEncoder) error {
+		i := uint16(1)
+		for id, flags := range fi.ops {
+			nae.Nested(i, func(oae *netlink.AttributeEncoder) error {
+				oae.Uint32(ctrlAttrOpID, id)
+				oae.Uint32(ctrlAttrOpFlags, flags)
+
+				return nil
+			})
+			i++
+		}
+
+		return nil
+	})
+	ae.Nested(ctrlAttrMcastGroups, func(nae *netlink.AttributeEncoder) error {
+		i := uint16(1)
+		for name, id := range fi.groups {
+			nae.Nested(i, func(gae *netlink.AttributeEncoder) error {
+				gae.String(ctrlAttrMcastGrpName, name)
+				gae.Uint32(ctrlAttrMcastGrpID, id)
+
+				return nil
+			})
+			i++
+		}
+
+		return nil
+	})
+
+	return ae.Encode()
 }
