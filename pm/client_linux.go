@@ -419,11 +419,8 @@ func (c *Client) SetLimits(l Limits) error {
 // or neither; with both nil nothing changes.
 func (c *Client) SetLimitsPartial(subflows, addAddrAccepted *uint32) error {
 	const op = "setting limits"
-	for _, v := range []*uint32{subflows, addAddrAccepted} {
-		if v != nil && *v > MaxLimit {
-			return invalid(op, Endpoint{}, 0, fmt.Errorf(
-				"limit greater than maximum (%d): %d", MaxLimit, *v))
-		}
+	if err := checkLimits(subflows, addAddrAccepted); err != nil {
+		return invalid(op, Endpoint{}, 0, err)
 	}
 
 	data, err := encodeLimits(subflows, addAddrAccepted)
@@ -433,6 +430,19 @@ func (c *Client) SetLimitsPartial(subflows, addAddrAccepted *uint32) error {
 
 	if err := c.do(cmdSetLimits, data); err != nil {
 		return kernelError(op, Endpoint{}, 0, err)
+	}
+
+	return nil
+}
+
+// checkLimits returns a *LimitError for the first limit above MaxLimit.
+func checkLimits(subflows, addAddrAccepted *uint32) error {
+	if subflows != nil && *subflows > MaxLimit {
+		return &LimitError{Name: "subflows", Value: *subflows}
+	}
+	if addAddrAccepted != nil && *addAddrAccepted > MaxLimit {
+		return &LimitError{Name: "add_addr_accepted",
+			Value: *addAddrAccepted}
 	}
 
 	return nil

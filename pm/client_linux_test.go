@@ -354,12 +354,22 @@ func TestClientLimits(t *testing.T) {
 	}
 
 	nine := uint32(9)
-	for _, err := range []error{
+	for i, err := range []error{
 		c.SetLimits(pm.Limits{AddAddrAccepted: 1, Subflows: 9}),
 		c.SetLimitsPartial(nil, &nine),
 	} {
 		if !errors.Is(err, pm.ErrInvalid) {
 			t.Errorf("limit 9: got %v, want ErrInvalid", err)
+		}
+		// The kernel's words, which name no value, as ip prints them.
+		want := "setting limits: limit greater than maximum (8)"
+		if err == nil || err.Error() != want {
+			t.Errorf("limit 9: got error %q, want %q", err, want)
+		}
+		var le *pm.LimitError
+		name := []string{"subflows", "add_addr_accepted"}[i]
+		if !errors.As(err, &le) || le.Name != name || le.Value != 9 {
+			t.Errorf("limit 9: got %#v, want a LimitError for %s 9", err, name)
 		}
 	}
 	if diff := cmp.Diff("add_addr_accepted 8 subflows 0", limitsShow()); diff != "" {

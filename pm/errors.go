@@ -87,6 +87,20 @@ func describe(ep Endpoint) string {
 	return b.String()
 }
 
+// A LimitError is a limit above MaxLimit, refused before anything is sent
+// (inside an *Error that matches ErrInvalid). Its text is the kernel's,
+// which names no value ("limit greater than maximum (8)"), so that a CLI
+// prints what ip(8) prints; Name and Value say which limit and what it was.
+type LimitError struct {
+	Name  string // "subflows" or "add_addr_accepted"
+	Value uint32
+}
+
+// Error returns the kernel's extended-ack text for the refusal.
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("limit greater than maximum (%d)", MaxLimit)
+}
+
 // kernelError wraps err from a netlink exchange into an *Error, lifting the
 // errno and extended-ack text out of mdlayher's *netlink.OpError.
 func kernelError(op string, ep Endpoint, id uint8, err error) error {

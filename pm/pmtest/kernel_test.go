@@ -163,8 +163,12 @@ func TestRefuseAndCounts(t *testing.T) {
 	if _, err := k.Endpoints(); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.SetLimits(pm.Limits{Subflows: 9}); err == nil {
-		t.Errorf("limits above 8 accepted")
+	err = k.SetLimits(pm.Limits{Subflows: 9})
+	wantMsg = "setting limits: limit greater than maximum (8)"
+	var le *pm.LimitError
+	if err == nil || err.Error() != wantMsg || !errors.As(err, &le) ||
+		le.Value != 9 || !errors.Is(err, pm.ErrInvalid) {
+		t.Errorf("limits above 8: got %v, want %q (LimitError 9)", err, wantMsg)
 	}
 
 	want := pmtest.Counts{Dumps: 1, Adds: 1, Deletes: 1, SetFlags: 1,

@@ -2,7 +2,6 @@ package pmtest
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 
@@ -276,11 +275,16 @@ func (t *table) flush() {
 func (t *table) setLimits(l pm.Limits) error {
 	// The client refuses a value above the maximum before sending; the
 	// kernel would answer EINVAL "limit greater than maximum (8)".
-	for _, v := range []uint32{l.Subflows, l.AddAddrAccepted} {
-		if v > pm.MaxLimit {
-			return localErr(opLimits, pm.Endpoint{}, 0, fmt.Errorf(
-				"limit greater than maximum (%d): %d", pm.MaxLimit, v))
-		}
+	var le *pm.LimitError
+	switch {
+	case l.Subflows > pm.MaxLimit:
+		le = &pm.LimitError{Name: "subflows", Value: l.Subflows}
+	case l.AddAddrAccepted > pm.MaxLimit:
+		le = &pm.LimitError{Name: "add_addr_accepted",
+			Value: l.AddAddrAccepted}
+	}
+	if le != nil {
+		return localErr(opLimits, pm.Endpoint{}, 0, le)
 	}
 	t.limits = l
 
