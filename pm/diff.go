@@ -191,7 +191,7 @@ func (s *steps) place(w Endpoint) {
 	case c.Flags&^s.unsupported == w.Flags && c.Ifindex == w.Ifindex:
 		s.final = append(s.final, c)
 	case c.Ifindex == w.Ifindex &&
-		(c.Flags&^s.unsupported^w.Flags)&^InPlace == 0:
+		((c.Flags&^s.unsupported)^w.Flags)&^InPlace == 0:
 		s.change(c, w)
 	default:
 		// Neither flags other than backup and fullmesh nor the device
