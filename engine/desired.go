@@ -12,9 +12,13 @@ import (
 )
 
 // A Decider decides the endpoint of an address; *rules.Set is one.
+// UsesMPTCP reports whether a decision may read the MPTCP facts
+// (addr.subflows, addr.subflows_failed); when it does not, a snapshot in
+// which only MPTCP counts changed updates the status without a reconcile.
 type Decider interface {
 	Decide(env *rules.Env) (rules.Decision, error)
 	Settings() rules.Settings
+	UsesMPTCP() bool
 }
 
 // A Choice is the verdict on one address.

@@ -400,6 +400,8 @@ func (failingDecider) Decide(*rules.Env) (rules.Decision, error) {
 
 func (failingDecider) Settings() rules.Settings { return rules.Settings{} }
 
+func (failingDecider) UsesMPTCP() bool { return false }
+
 func TestChooseRuleErrorFallsThrough(t *testing.T) {
 	f := Fact{Addr: netip.MustParseAddr("192.0.2.10"), Ifindex: 10}
 	c := choose(f, failingDecider{})

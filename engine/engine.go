@@ -226,8 +226,7 @@ func (l *loop) step(ctx context.Context) (bool, error) {
 		}
 		l.e.log.Debug("snapshot", "seq", s.Seq, "links", len(s.Links),
 			"addrs", len(s.Addrs), "routes", len(s.Routes))
-		l.snap, l.have = s, true
-		l.trigger("event")
+		l.take(s)
 	case r := <-l.e.reloads:
 		l.e.rules, l.e.source = r.rules, r.source
 		l.e.setRules(r.source)
@@ -249,6 +248,21 @@ func (l *loop) step(ctx context.Context) (bool, error) {
 	}
 
 	return false, nil
+}
+
+// take takes s as the latest snapshot and reconciles, unless s differs
+// from the last one only in its MPTCP counts and the rules do not read
+// them: then only the status learns the new counts.
+func (l *loop) take(s watchers.Snapshot) {
+	mptcpOnly := l.have && s.SameNetwork(l.snap) &&
+		!s.MPTCP.Equal(l.snap.MPTCP) && !l.e.rules.UsesMPTCP()
+	l.snap, l.have = s, true
+	if mptcpOnly {
+		l.e.recordMPTCP(s)
+		return
+	}
+
+	l.trigger("event")
 }
 
 // trigger reconciles at once, or after the settle window when one is

@@ -273,6 +273,55 @@ func TestRunNoOpOpensNoWindow(t *testing.T) {
 	})
 }
 
+// TestRunMPTCPOnly checks that a snapshot whose only change is in the
+// MPTCP counts updates the status without a reconcile, unless the rules
+// read those counts.
+func TestRunMPTCPOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, nil, Config{})
+		h.send(laptop())
+		h.want("S1", s1State)
+		time.Sleep(time.Second)
+
+		wlan := watchersKey{Addr: netip.MustParseAddr("198.51.100.20"),
+			Ifindex: 3}
+		failing := laptop()
+		failing.MPTCP.Connections = 1
+		failing.MPTCP.Subflows = map[watchersKey]watchersCount{
+			wlan: {Established: 1, Closed: 2, Failed: 2},
+		}
+		h.k.ResetCounts()
+		h.send(failing)
+		if n := h.reconciles(); n != 0 {
+			t.Errorf("rules without MPTCP facts: want no reconcile, got %d", n)
+		}
+		st := h.e.Status()
+		got := st.Links[1].Addrs[0].Subflows
+		want := SubflowStatus{Established: 1, Closed: 2, Failed: 2}
+		if diff := cmp.Diff(want, got); diff != "" || st.Connections != 1 {
+			t.Errorf("status not updated: %d connections, subflows "+
+				"(-want +got):\n%s", st.Connections, diff)
+		}
+
+		// Rules that read the counts see them at once.
+		h.e.Reload(policy{backupAfter: 2}, "mptcp.toml")
+		synctest.Wait()
+		time.Sleep(time.Second)
+		h.k.ResetCounts()
+		failing.MPTCP.Subflows = map[watchersKey]watchersCount{
+			{Addr: netip.MustParseAddr("192.0.2.10"), Ifindex: 2}: {
+				Closed: 2, Failed: 2},
+		}
+		h.send(failing)
+		if n := h.reconciles(); n != 1 {
+			t.Errorf("rules with MPTCP facts: want 1 reconcile, got %d", n)
+		}
+		h.want("eth0 failing", "192.0.2.10 id 1 subflow backup dev eth0 \n"+
+			"198.51.100.20 id 2 subflow backup dev wlan0 \n"+
+			"add_addr_accepted 2 subflows 4 \n")
+	})
+}
+
 func TestRunResyncRepairsDrift(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, nil, Config{Resync: 2 * time.Second})

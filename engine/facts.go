@@ -66,6 +66,8 @@ func fact(s watchers.Snapshot, links map[int]watchers.Link,
 	f := Fact{Addr: ip, Ifindex: a.Index}
 	f.Env.Link = linkFacts(links, l, set.Types)
 	f.Env.Addr = addrFacts(ip, a)
+	n := subflowsOf(s.MPTCP, ip, a.Index)
+	f.Env.Addr.Subflows, f.Env.Addr.SubflowsFailed = n.Established, n.Failed
 	f.Env.Route = routeFacts(s.Routes, l.Index, f.Env.Addr.Family)
 	f.Reason = ineligible(f.Env, set.Hygiene)
 	f.Env.Addr.Eligible = f.Reason == ""
@@ -128,6 +130,23 @@ func addrFacts(ip netip.Addr, a watchers.Addr) rules.Addr {
 		PreferredLft: lifetime(a.PreferredLft),
 		ValidLft:     lifetime(a.ValidLft),
 	}
+}
+
+// subflowsOf adds up what MPTCP events said about the subflows from ip on
+// link ifindex, those whose event named no link included.
+func subflowsOf(m watchers.MPTCPStats, ip netip.Addr,
+	ifindex int) watchers.SubflowCount {
+	var sum watchers.SubflowCount
+	for k, n := range m.Subflows {
+		if k.Addr.Unmap() != ip || (k.Ifindex != 0 && k.Ifindex != ifindex) {
+			continue
+		}
+		sum.Established += n.Established
+		sum.Closed += n.Closed
+		sum.Failed += n.Failed
+	}
+
+	return sum
 }
 
 // deprecated: the kernel sets IFA_F_DEPRECATED when the preferred lifetime

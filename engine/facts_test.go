@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -197,5 +199,32 @@ func TestUplinksIgnoreRules(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("unexpected uplinks (-want +got):\n%s", diff)
+	}
+}
+
+func TestFactsSubflows(t *testing.T) {
+	s := laptop().addr(2, "198.51.100.20/24", 0).get()
+	s.MPTCP.Subflows = map[watchersKey]watchersCount{
+		{Addr: netip.MustParseAddr("192.0.2.10"), Ifindex: 2}: {
+			Established: 2, Closed: 3, Failed: 1},
+		// An event that named no link counts for the address on any.
+		{Addr: netip.MustParseAddr("192.0.2.10")}: {Established: 1},
+		{Addr: netip.MustParseAddr("198.51.100.20"), Ifindex: 3}: {
+			Established: 1, Closed: 4, Failed: 4},
+	}
+
+	type counts struct{ Subflows, Failed int }
+	got := map[string]counts{}
+	for _, f := range Facts(s, rules.Settings{}) {
+		got[fmt.Sprintf("%s on if%d", f.Addr, f.Ifindex)] = counts{
+			f.Env.Addr.Subflows, f.Env.Addr.SubflowsFailed}
+	}
+	want := map[string]counts{
+		"192.0.2.10 on if2":    {3, 1},
+		"198.51.100.20 on if3": {1, 4},
+		"198.51.100.20 on if2": {0, 0},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("unexpected subflow facts (-want +got):\n%s", diff)
 	}
 }

@@ -86,13 +86,22 @@ type policy struct {
 	settings rules.Settings
 	skip     []string
 	flags    map[string]pm.Flags // by link type, replaces the default
+	// backupAfter, when positive, makes an address backup once that many
+	// of its subflows failed, so that decisions read MPTCP facts.
+	backupAfter int
 }
 
 func (p policy) Settings() rules.Settings { return p.settings }
 
+func (p policy) UsesMPTCP() bool { return p.backupAfter > 0 }
+
 func (p policy) Decide(env *rules.Env) (rules.Decision, error) {
 	if slices.Contains(p.skip, env.Link.Name) {
 		return rules.Decision{Rule: "no-" + env.Link.Name, Skip: true}, nil
+	}
+	if p.backupAfter > 0 && env.Addr.SubflowsFailed >= p.backupAfter {
+		return rules.Decision{Rule: "failing",
+			Flags: pm.FlagSubflow | pm.FlagBackup}, nil
 	}
 	if f, ok := p.flags[env.Link.Type]; ok {
 		return rules.Decision{Rule: "user-" + env.Link.Type, Flags: f}, nil

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -412,15 +413,37 @@ func addrFlags(c Choice) []string {
 // subflows adds up the subflows from c's address, whether the event named
 // the interface or not.
 func (v *view) subflows(c Choice) SubflowStatus {
-	var s SubflowStatus
-	for k, n := range v.snap.MPTCP.Subflows {
-		if k.Addr.Unmap() != c.Addr || (k.Ifindex != 0 && k.Ifindex != c.Ifindex) {
-			continue
-		}
-		s.Established += n.Established
-		s.Closed += n.Closed
-		s.Failed += n.Failed
-	}
+	return subflowStatus(v.snap.MPTCP, c.Addr, c.Ifindex)
+}
 
-	return s
+func subflowStatus(m watchers.MPTCPStats, ip netip.Addr,
+	ifindex int) SubflowStatus {
+	n := subflowsOf(m, ip, ifindex)
+
+	return SubflowStatus{Established: n.Established, Closed: n.Closed,
+		Failed: n.Failed}
+}
+
+// recordMPTCP updates the MPTCP counts of the status from s, a snapshot
+// whose links, addresses and routes are those of the last reconcile. The
+// status is copied on write: readers may hold the old one.
+func (e *Engine) recordMPTCP(s watchers.Snapshot) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	links := slices.Clone(e.status.Links)
+	for i := range links {
+		addrs := slices.Clone(links[i].Addrs)
+		for j := range addrs {
+			ip, err := netip.ParseAddr(addrs[j].Addr)
+			if err != nil {
+				continue
+			}
+
+			addrs[j].Subflows = subflowStatus(s.MPTCP, ip, links[i].Index)
+		}
+		links[i].Addrs = addrs
+	}
+	e.status.Links = links
+	e.status.Connections = s.MPTCP.Connections
 }

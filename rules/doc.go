@@ -85,6 +85,14 @@
 //	addr.valid_lft   int     seconds, -1 for forever
 //	addr.eligible    bool    passes readiness and hygiene (always true
 //	                         when rules are asked: see below)
+//	addr.subflows    int     MPTCP subflows established from the address
+//	                         on its link now, from MPTCP events
+//	addr.subflows_failed int subflows from the address closed with an
+//	                         error since the daemon started
+//
+// Rules that read addr.subflows or addr.subflows_failed are evaluated
+// again whenever MPTCP events change the counts; other rules only when
+// links, addresses or routes change.
 //
 //	route.default    bool    a default route of the address's family goes
 //	                         through the link, in any table

@@ -40,6 +40,13 @@ type Addr struct {
 	ValidLft     int `expr:"valid_lft"`
 	// Eligible is set when the address passes readiness and hygiene.
 	Eligible bool `expr:"eligible"`
+	// Subflows counts the MPTCP subflows currently established from the
+	// address on its link, and SubflowsFailed those closed with an error
+	// since the daemon started; both are 0 without MPTCP events. A rule
+	// that reads them is evaluated again on every change of the counts
+	// (see Set.UsesMPTCP).
+	Subflows       int `expr:"subflows"`
+	SubflowsFailed int `expr:"subflows_failed"`
 }
 
 // Route holds the facts about routes of the address's family through its

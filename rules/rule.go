@@ -42,6 +42,7 @@ func (p *parser) rule(i int, fr fileRule) (r Rule, ok bool) {
 	}
 
 	r.When, r.prog = p.when(i, fr)
+	r.mptcp = r.prog != nil && readsMPTCP(r.prog)
 	if fr.Skip != nil && *fr.Skip {
 		r.Skip = true
 		p.skipOnly(i, fr)

@@ -36,7 +36,8 @@ type Rule struct {
 	File string
 	Line int
 
-	prog *vm.Program
+	prog  *vm.Program
+	mptcp bool // When may read an MPTCP fact
 }
 
 // Origin returns "FILE:LINE", or FILE when the line is unknown.
@@ -100,6 +101,20 @@ func (s *Set) Decide(env *Env) (Decision, error) {
 	}
 
 	return Decision{}, errors.Join(errs...)
+}
+
+// UsesMPTCP reports whether a rule of the set reads addr.subflows or
+// addr.subflows_failed, so that its decisions may change with MPTCP
+// events alone. It is decided from the compiled expressions once, when
+// the set is loaded.
+func (s *Set) UsesMPTCP() bool {
+	for _, r := range s.rules {
+		if r.mptcp {
+			return true
+		}
+	}
+
+	return false
 }
 
 // Settings returns the settings of the rules file; the zero Settings for

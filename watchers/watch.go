@@ -21,7 +21,8 @@ type Options struct {
 	// fills Snapshot.MPTCP. Joining needs CAP_NET_ADMIN on current
 	// kernels; without it Watch logs one warning and goes on without.
 	// These events also produce snapshots, in which only MPTCP changed:
-	// they are facts for status, never a reason to touch endpoints.
+	// they are facts for status and for rules that read addr.subflows;
+	// the engine reconciles after them only for such rules.
 	MPTCPEvents bool
 	// Sysfs is the sysfs root read for link type detection (ReadSysfs).
 	// nil means os.DirFS("/sys") when NetNS is "", and no sysfs at all
