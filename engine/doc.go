@@ -17,7 +17,9 @@
 //   - engine.go: the level-triggered loop: debounce, coalesce, resync,
 //     retries, reload.
 //   - reconcile.go: one reconcile: desired state, pm.Reconciler, ownership
-//     and adoption, backoff of refused operations, dry run and plan.
+//     and adoption, dry run and plan.
+//   - backoff.go: refused operations, held out of the plan until their
+//     retry is due, with a doubling delay.
 //   - status.go: what the engine last saw and did, as JSON-able data for
 //     `mptcp-autopm status`, and the wording of operations in logs.
 //

@@ -74,14 +74,6 @@ type reload struct {
 	source string
 }
 
-// failure is an operation the kernel refused, waiting for its retry.
-type failure struct {
-	op       string
-	err      error
-	attempts int
-	next     time.Time
-}
-
 // New returns an engine for cfg.
 func New(cfg Config) *Engine {
 	if cfg.Settle <= 0 {
@@ -242,7 +234,7 @@ func (l *loop) step(ctx context.Context) (bool, error) {
 		l.resync.Reset(l.e.resyncInterval())
 		l.trigger("resync")
 	case <-l.retry.C:
-		l.e.log.Warn("retrying refused operations",
+		l.e.log.Debug("retrying refused operations",
 			"ops", l.e.failedOps())
 		l.trigger("retry")
 	}

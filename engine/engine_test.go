@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -409,6 +410,65 @@ func TestRunRetriesWithBackoff(t *testing.T) {
 		h.want("accepted at last", s1State)
 		if errs := h.e.Status().Errors; len(errs) != 0 {
 			t.Errorf("errors left in the status: %+v", errs)
+		}
+	})
+}
+
+// TestRunBackoffHoldsBack checks that events between retries neither send
+// a refused operation again nor log it again, and that the limits stay as
+// they were planned with it.
+func TestRunBackoffHoldsBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := pmtest.New()
+		wlan := netip.MustParseAddr("198.51.100.20")
+		k.Refuse(wlan, unix.EPERM, "refused for the test")
+		h := newHarness(t, k, Config{
+			Settle: time.Millisecond, RetryMin: time.Second,
+			RetryMax: 4 * time.Second, Resync: time.Hour,
+		})
+		refused := "192.0.2.10 id 1 subflow dev eth0 \n" +
+			"add_addr_accepted 2 subflows 4 \n"
+
+		h.send(laptop())
+		h.want("refused", refused)
+		h.k.ResetCounts()
+
+		// Events inside the first second: no retry yet.
+		for i := range 5 {
+			time.Sleep(100 * time.Millisecond)
+			h.send(laptop().addr(2, fmt.Sprintf("fe80::%d/64", i+1), 0))
+		}
+		if c := h.k.Counts(); c.Changes() != 0 || c.LimitReads != 5 {
+			t.Errorf("events before the retry: want 5 reconciles and no "+
+				"kernel change, got %+v", c)
+		}
+		h.want("held back", refused)
+
+		// The retry meets the same refusal: a warning, not an error.
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if c := h.k.Counts(); c.Adds != 1 {
+			t.Errorf("want 1 add at the retry, got %+v", c)
+		}
+		log := h.log.take()
+		if n := count(log, "level=ERROR"); n != 1 {
+			t.Errorf("want 1 error line, at the first refusal, got %d:\n%s",
+				n, log)
+		}
+		if n := count(log, `level=WARN msg="operation refused again`); n != 1 {
+			t.Errorf("want 1 warning for the retry, got %d:\n%s", n, log)
+		}
+		if st := h.e.Status(); len(st.Errors) != 1 ||
+			st.Errors[0].Attempts != 2 {
+			t.Errorf("unexpected status errors: %+v", st.Errors)
+		}
+
+		// Another error text is news: an error line again.
+		k.Refuse(wlan, unix.EINVAL, "refused otherwise")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if log := h.log.take(); count(log, "level=ERROR") != 1 {
+			t.Errorf("a new error text logged no error line:\n%s", log)
 		}
 	})
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/mptcp-autopm/mptcp-autopm/pm"
@@ -30,14 +29,21 @@ func (e *Engine) desired(s watchers.Snapshot) (pm.Desired, *view) {
 	}
 	e.ruleErrs = errs
 	v.stale = newStaleness(s, v.choices, e.ownedNow(), set.ManageAll)
+	v.held = e.held(time.Now())
 
 	d := pm.Desired{
-		Endpoints: v.wanted,
-		Stale:     v.stale.Stale,
+		Endpoints: holdBack(v.wanted, v.held),
+		Stale: func(ep pm.Endpoint) bool {
+			return !v.held[endpointKey(ep)] && v.stale.Stale(ep)
+		},
 		Limits: func(table []pm.Endpoint) pm.LimitsWant {
 			var w pm.LimitsWant
+			if v.held[limitsKey] {
+				v.limitsHow = "kept until the refused change is retried"
+				return w
+			}
 			w.Subflows, w.AddAddrAccepted, v.limitsHow =
-				wantLimits(set.Limits, table)
+				wantLimits(set.Limits, asIfApplied(table, v.wanted, v.held))
 			return w
 		},
 	}
@@ -89,9 +95,9 @@ func (e *Engine) reconcile(s watchers.Snapshot, why string) outcome {
 	res, err := e.rec.Reconcile(d)
 	before := e.kernel.table
 	if err != nil && len(res.Plan.Ops) == 0 && len(res.Failed) == 0 {
-		e.log.Error("reconcile failed, nothing applied", "err", err)
+		next := e.backoff(v, nil, err)
 		e.recordError(v, why, err)
-		return outcome{retry: e.backoff(v, nil, err)}
+		return outcome{retry: next}
 	}
 
 	after := e.tableAfter(res, before)
@@ -159,64 +165,8 @@ func (e *Engine) updateOwned(v *view, res pm.Result, after []pm.Endpoint) {
 	}
 }
 
-// backoff records the refused operations and returns when the earliest
-// retry is due. An operation refused again waits twice as long, up to
-// RetryMax; one that no longer fails is forgotten.
-func (e *Engine) backoff(v *view, failed []pm.OpError,
-	err error) time.Time {
-	now := time.Now()
-	next := map[string]*failure{}
-	add := func(key, op string, err error) {
-		f := e.failures[key]
-		if f == nil {
-			f = &failure{}
-		}
-		f.op, f.err = op, err
-		f.attempts++
-		delay := e.cfg.RetryMin << min(f.attempts-1, 16)
-		f.next = now.Add(min(delay, e.cfg.RetryMax))
-		next[key] = f
-	}
-
-	for _, fe := range failed {
-		add(opKey(fe.Op), v.opText(fe.Op), fe.Err)
-	}
-	if len(failed) == 0 && err != nil {
-		add("reconcile", "reconcile", err)
-	}
-	e.failures = next
-
-	var due time.Time
-	for _, f := range next {
-		if due.IsZero() || f.next.Before(due) {
-			due = f.next
-		}
-	}
-
-	return due
-}
-
-// opKey identifies what an operation is about, for its backoff.
-func opKey(o pm.Op) string {
-	if o.Kind == pm.OpSetLimits {
-		return "limits"
-	}
-
-	return o.Endpoint.Key().Addr.String() + fmt.Sprintf(" port %d",
-		o.Endpoint.Port)
-}
-
-func (e *Engine) failedOps() string {
-	var ops []string
-	for _, f := range e.failures {
-		ops = append(ops, f.op)
-	}
-
-	return strings.Join(ops, "; ")
-}
-
-// logResult writes one Info line when something changed, and an Error
-// line per refused operation.
+// logResult writes one Info line when something changed; backoff logs
+// the refused operations.
 func (e *Engine) logResult(v *view, why string, res pm.Result) {
 	if len(res.Applied) > 0 {
 		e.log.Info("reconciled", "ops", v.opsText(res.Applied),
@@ -227,10 +177,6 @@ func (e *Engine) logResult(v *view, why string, res pm.Result) {
 		}
 	}
 
-	for _, f := range res.Failed {
-		e.log.Error("operation refused, will retry",
-			"op", v.opText(f.Op), "err", f.Err)
-	}
 	if n := len(res.Plan.LeftOut); n > 0 {
 		e.log.Debug("endpoints left out, all slots taken", "count", n)
 	}

@@ -142,6 +142,8 @@ type view struct {
 	wanted    []pm.Endpoint
 	stale     *staleness
 	limitsHow string
+	// held are the keys of refused operations waiting for their retry.
+	held map[string]bool
 }
 
 // ifname names ifindex i as the snapshot does, "" when unknown.
