@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 
@@ -127,20 +128,31 @@ func typeRank(t string) int {
 // Priority orders two wanted endpoints for the kernel's 8 slots; the first
 // ones are kept when more are wanted. The order is: non-backup before
 // backup; then by link type, ethernet before other types before wifi
-// before wwan; then the lower default route metric; then IPv4 before IPv6;
-// then the lower ifindex; then the lower address.
+// before wwan; then the lower default route metric, addresses without a
+// default route (eligible when hygiene allows it) last; then IPv4 before
+// IPv6; then the lower ifindex; then the lower address.
 func Priority(a, b Choice) int {
 	ea, eb := a.Endpoint, b.Endpoint
 
 	return cmp.Or(
 		cmp.Compare(backupRank(ea.Flags), backupRank(eb.Flags)),
 		cmp.Compare(typeRank(a.Env.Link.Type), typeRank(b.Env.Link.Type)),
-		cmp.Compare(a.Env.Route.Metric, b.Env.Route.Metric),
+		cmp.Compare(metricRank(a.Env.Route), metricRank(b.Env.Route)),
 		cmp.Compare(a.Env.Addr.Family, b.Env.Addr.Family),
 		cmp.Compare(a.Ifindex, b.Ifindex),
 		ea.Addr.Compare(eb.Addr),
 		cmp.Compare(ea.Port, eb.Port),
 	)
+}
+
+// metricRank is the metric of r's default route; none ranks after any.
+// Route.Metric is -1 without a default route, which would rank first.
+func metricRank(r rules.Route) int {
+	if !r.Default {
+		return math.MaxInt
+	}
+
+	return r.Metric
 }
 
 func backupRank(f pm.Flags) int {

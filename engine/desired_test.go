@@ -141,6 +141,23 @@ func TestChoose(t *testing.T) {
 			limit: "add_addr_accepted 2 subflows 8",
 		},
 		{
+			name: "priority: no default route after any metric",
+			snap: (&snap{}).link(2, "eth0", "ethernet").
+				link(3, "eth1", "ethernet").
+				addr(2, "192.0.2.20/24", 0).addr(3, "198.51.100.30/24", 0).
+				route(3, "198.51.100.1", 1000),
+			d: policy{settings: rules.Settings{
+				Hygiene: rules.Hygiene{AllowNoDefaultRoute: true}}},
+			want: []pm.Endpoint{
+				ep("198.51.100.30", sub, 3), ep("192.0.2.20", sub, 2),
+			},
+			whys: map[string]string{
+				"192.0.2.20":    "rule other",
+				"198.51.100.30": "rule other",
+			},
+			limit: "add_addr_accepted 2 subflows 4",
+		},
+		{
 			name: "one address on two links gets one endpoint",
 			snap: (&snap{}).link(2, "eth0", "ethernet").link(3, "eth1", "ethernet").
 				addr(3, "192.0.2.10/24", 0).addr(2, "192.0.2.10/24", 0).
