@@ -63,6 +63,8 @@ type Engine struct {
 	// broken expression is reported when it starts failing, not on every
 	// reconcile.
 	ruleErrs map[string]bool
+	// lastDryRun is the plan a dry run last logged, as text.
+	lastDryRun string
 
 	mu     sync.Mutex
 	status Status

@@ -344,9 +344,12 @@ func TestRunResyncRepairsDrift(t *testing.T) {
 		synctest.Wait()
 		h.want("S13 after resync", s1State)
 		log := h.log.take()
-		if !strings.Contains(log, "level=WARN") ||
-			!strings.Contains(log, "trigger=resync") {
-			t.Errorf("no warning for the drift repaired at resync:\n%s", log)
+		lines := above(log, "DEBUG")
+		if len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") ||
+			!strings.Contains(lines[0], "msg=reconciled") ||
+			!strings.Contains(lines[0], "trigger=resync") {
+			t.Errorf("want one warning line for the drift repaired at "+
+				"resync, got:\n%s", strings.Join(lines, "\n"))
 		}
 
 		// A resync that finds nothing to do does nothing.

@@ -147,9 +147,15 @@ func TestRunForeignEndpoints(t *testing.T) {
 			"192.0.2.10 id 1 subflow dev eth0 \n"+
 				"198.51.100.20 id 2 subflow backup dev wlan0 \n"+
 				"add_addr_accepted 2 subflows 4 \n")
-		adopted := `msg="adopted endpoint" component=engine addr=198.51.100.20`
-		if log := h.log.take(); !strings.Contains(log, adopted) {
+		log := h.log.take()
+		adopted := `adopted="198.51.100.20 id 2 signal dev wlan0"`
+		if !strings.Contains(log, adopted) {
 			t.Errorf("no adoption logged:\n%s", log)
+		}
+		if lines := above(log, "DEBUG"); len(lines) != 1 ||
+			!strings.Contains(lines[0], "msg=reconciled") {
+			t.Errorf("want the one reconciled line above debug, got:\n%s",
+				strings.Join(lines, "\n"))
 		}
 
 		// ManageAll removes the foreign endpoint of a skipped address.
@@ -247,7 +253,7 @@ func TestStatusJSON(t *testing.T) {
 
 func TestDryRunChangesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, nil, Config{DryRun: true})
+		h := newHarness(t, nil, Config{DryRun: true, Resync: time.Second})
 		h.send(laptop())
 		if c := h.k.Counts(); c.Changes() != 0 {
 			t.Errorf("dry run changed the kernel: %+v", c)
@@ -256,5 +262,35 @@ func TestDryRunChangesNothing(t *testing.T) {
 		if len(st.LastOps) != 3 || !st.DryRun {
 			t.Errorf("dry run status lacks the would-be ops: %+v", st)
 		}
+
+		// The same plan at every event and resync is said once.
+		for range 3 {
+			h.send(laptop())
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		log := h.log.take()
+		if n := count(log, "level=INFO"); n != 1 {
+			t.Errorf("want 1 info line for an unchanged plan, got %d:\n%s",
+				n, log)
+		}
+
+		// A new plan is news.
+		h.send(laptop().carrierOff(2))
+		if log := h.log.take(); count(log, `msg="dry run: would`) != 1 {
+			t.Errorf("a new plan was not logged:\n%s", log)
+		}
 	})
+}
+
+// above returns the lines of log above level.
+func above(log, level string) []string {
+	var lines []string
+	for l := range strings.Lines(log) {
+		if l != "" && !strings.Contains(l, "level="+level) {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+
+	return lines
 }

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/mptcp-autopm/mptcp-autopm/pm"
@@ -101,9 +104,9 @@ func (e *Engine) reconcile(s watchers.Snapshot, why string) outcome {
 	}
 
 	after := e.tableAfter(res, before)
-	e.adopt(v, before)
+	adopted := e.adopted(v, before)
 	e.updateOwned(v, res, after)
-	e.logResult(v, why, res)
+	e.logResult(v, why, res, adopted)
 
 	next := e.backoff(v, res.Failed, err)
 	e.record(v, why, res, after)
@@ -128,18 +131,19 @@ func (e *Engine) tableAfter(res pm.Result, before []pm.Endpoint) []pm.Endpoint {
 	return t
 }
 
-// adopt logs the wanted endpoints that someone else made: from now on
-// they are ours.
-func (e *Engine) adopt(v *view, before []pm.Endpoint) {
+// adopted lists the wanted endpoints that someone else made, as `ip
+// mptcp endpoint show` prints them: from now on they are ours.
+func (e *Engine) adopted(v *view, before []pm.Endpoint) []string {
+	var texts []string
 	for _, w := range v.wanted {
 		for _, b := range before {
 			if b.Key() == w.Key() && !e.ownedHas(b.Key()) {
-				e.log.Info("adopted endpoint", "addr", b.Addr,
-					"endpoint_id", b.ID, "flags", b.Flags.String(),
-					"ifindex", b.Ifindex)
+				texts = append(texts, b.Format(v.ifname))
 			}
 		}
 	}
+
+	return texts
 }
 
 // updateOwned makes ours every endpoint of the resulting table that is
@@ -165,16 +169,23 @@ func (e *Engine) updateOwned(v *view, res pm.Result, after []pm.Endpoint) {
 	}
 }
 
-// logResult writes one Info line when something changed; backoff logs
-// the refused operations.
-func (e *Engine) logResult(v *view, why string, res pm.Result) {
-	if len(res.Applied) > 0 {
-		e.log.Info("reconciled", "ops", v.opsText(res.Applied),
-			"trigger", why)
+// logResult writes one line when the reconcile changed something: made
+// operations or adopted endpoints; nothing otherwise. The line is a
+// warning at a resync, for then the kernel had drifted from what the
+// engine last left without an event saying so. Backoff logs the refused
+// operations.
+func (e *Engine) logResult(v *view, why string, res pm.Result,
+	adopted []string) {
+	if len(res.Applied) > 0 || len(adopted) > 0 {
+		level := slog.LevelInfo
 		if why == "resync" {
-			e.log.Warn("kernel table drifted, repaired at resync",
-				"ops", len(res.Applied))
+			level = slog.LevelWarn
 		}
+		attrs := []any{"ops", v.opsText(res.Applied), "trigger", why}
+		if len(adopted) > 0 {
+			attrs = append(attrs, "adopted", strings.Join(adopted, "; "))
+		}
+		e.log.Log(context.Background(), level, "reconciled", attrs...)
 	}
 
 	if n := len(res.Plan.LeftOut); n > 0 {
@@ -190,10 +201,13 @@ func (e *Engine) dryRun(d pm.Desired, v *view, why string) {
 		e.recordError(v, why, err)
 		return
 	}
-	if len(plan.Ops) > 0 {
-		e.log.Info("dry run: would reconcile", "ops", v.opsText(plan.Ops),
-			"trigger", why)
+	// The plan of a dry run stays the same until something changes:
+	// saying it again at every trigger and resync would bury the news.
+	ops := v.opsText(plan.Ops)
+	if ops != e.lastDryRun && len(plan.Ops) > 0 {
+		e.log.Info("dry run: would reconcile", "ops", ops, "trigger", why)
 	}
+	e.lastDryRun = ops
 
 	res := pm.Result{Plan: plan}
 	e.record(v, why, res, e.kernel.table)
