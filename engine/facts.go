@@ -115,6 +115,10 @@ func addrFacts(ip netip.Addr, a watchers.Addr) rules.Addr {
 		family = 4
 	}
 
+	// IFA_F_TEMPORARY has the value of IFA_F_SECONDARY
+	// (include/uapi/linux/if_addr.h), which the kernel sets on every IPv4
+	// address after the first of its subnet on a link: only IPv6 has
+	// temporary (privacy) addresses.
 	return rules.Addr{
 		IP:           ip.String(),
 		Family:       family,
@@ -123,7 +127,7 @@ func addrFacts(ip netip.Addr, a watchers.Addr) rules.Addr {
 		LinkLocal:    ip.IsLinkLocalUnicast(),
 		ULA:          ip.Is6() && ula.Contains(ip),
 		Loopback:     ip.IsLoopback(),
-		Temporary:    a.Flags&watchers.AddrTemporary != 0,
+		Temporary:    ip.Is6() && a.Flags&watchers.AddrTemporary != 0,
 		Deprecated:   deprecated(a),
 		Tentative:    a.Flags&watchers.AddrTentative != 0,
 		DADFailed:    a.Flags&watchers.AddrDADFailed != 0,

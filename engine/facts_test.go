@@ -86,6 +86,15 @@ func TestFactsEligibility(t *testing.T) {
 			},
 		},
 		{
+			// IFA_F_SECONDARY is IFA_F_TEMPORARY's bit.
+			name: "an IPv4 secondary address is not temporary",
+			snap: (&snap{}).link(2, "eth0", "ethernet").
+				addr(2, "192.0.2.10/24", 0).
+				addr(2, "192.0.2.11/24", watchers.AddrTemporary).
+				route(2, "192.0.2.1", 1),
+			want: map[string]string{"192.0.2.10": "", "192.0.2.11": ""},
+		},
+		{
 			name: "S2 carrier-off names the carrier, not the linkdown route",
 			snap: (&snap{}).link(2, "eth0", "ethernet").
 				addr(2, "192.0.2.10/24", 0).route(2, "192.0.2.1", 1).
