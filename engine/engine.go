@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -245,18 +246,49 @@ func (l *loop) step(ctx context.Context) (bool, error) {
 }
 
 // take takes s as the latest snapshot and reconciles, unless s differs
-// from the last one only in its MPTCP counts and the rules do not read
-// them: then only the status learns the new counts.
+// from the last one only in what no reconcile reads: routes other than
+// default routes, and the MPTCP counts when the rules do not read them.
+// Then the status learns the new counts, and the kernel is left alone:
+// such a reconcile would find nothing to do, and while it ran the event
+// that follows (the address whose prefix route came first) would wait.
 func (l *loop) take(s watchers.Snapshot) {
-	mptcpOnly := l.have && s.SameNetwork(l.snap) &&
-		!s.MPTCP.Equal(l.snap.MPTCP) && !l.e.rules.UsesMPTCP()
+	prev, had := l.snap, l.have
 	l.snap, l.have = s, true
-	if mptcpOnly {
-		l.e.recordMPTCP(s)
+	if had && !l.e.matters(prev, s) {
+		l.e.log.Debug("snapshot changes nothing a reconcile reads",
+			"seq", s.Seq)
+		if !s.MPTCP.Equal(prev.MPTCP) {
+			l.e.recordMPTCP(s)
+		}
 		return
 	}
 
 	l.trigger("event")
+}
+
+// matters reports whether a reconcile from b can differ from one from a:
+// their links, addresses or default routes differ, or their MPTCP counts
+// do and the rules read them.
+func (e *Engine) matters(a, b watchers.Snapshot) bool {
+	if !slices.Equal(a.Links, b.Links) || !slices.Equal(a.Addrs, b.Addrs) ||
+		!slices.Equal(defaultRoutes(a.Routes), defaultRoutes(b.Routes)) {
+		return true
+	}
+
+	return e.rules.UsesMPTCP() && !a.MPTCP.Equal(b.MPTCP)
+}
+
+// defaultRoutes returns the default routes of routes, the only ones facts
+// read.
+func defaultRoutes(routes []watchers.Route) []watchers.Route {
+	var out []watchers.Route
+	for _, r := range routes {
+		if r.Default() {
+			out = append(out, r)
+		}
+	}
+
+	return out
 }
 
 // trigger reconciles at once, or after the settle window when one is
