@@ -90,10 +90,6 @@
 //	addr.subflows_failed int subflows from the address closed with an
 //	                         error since the daemon started
 //
-// Rules that read addr.subflows or addr.subflows_failed are evaluated
-// again whenever MPTCP events change the counts; other rules only when
-// links, addresses or routes change.
-//
 //	route.default    bool    a default route of the address's family goes
 //	                         through the link, in any table
 //	route.metric     int     lowest metric of those routes, -1 if none
@@ -102,6 +98,10 @@
 //	host.uplinks     list    the usable uplinks: one {name, type, family}
 //	                         per link and family with an eligible address
 //	                         of that family; they never depend on the rules
+//
+// Rules are evaluated at every reload and resync, and when links,
+// addresses or default routes change; rules that read addr.subflows or
+// addr.subflows_failed also whenever MPTCP events change the counts.
 //
 // The rules are asked only about eligible addresses: a link that is up
 // with carrier, an address that is neither tentative nor failed DAD, and
