@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,12 +25,16 @@ type = "wifi"
 // lists the operations the kernel accepted (engine.logResult).
 var reconciledOps = regexp.MustCompile(`msg=reconciled .*\bops="((?:[^"\\]|\\.)*)"`)
 
+// refusedOp matches the line engine's backoff writes for an operation the
+// kernel refused, the first time or again.
+var refusedOp = regexp.MustCompile(`msg="operation refused(?: again)?, will retry"`)
+
 // autopmOps counts the kernel operations one log line reports. The daemon
 // runs at its default level, Info, so that logging costs it no more than
 // in normal use.
 func autopmOps(line []byte) int {
 	// An operation the kernel refused was made all the same.
-	if bytes.Contains(line, []byte(`msg="operation refused, will retry"`)) {
+	if refusedOp.Match(line) {
 		return 1
 	}
 

@@ -21,6 +21,8 @@ func TestAutopmOps(t *testing.T) {
 		{"no ops", `level=INFO msg=reconciled ops=""`, 0},
 		{"other line", `level=INFO msg="rules loaded" ops="x; y"`, 0},
 		{"refused", `level=ERROR msg="operation refused, will retry" component=engine op="add 10.1.0.7" err="file exists"`, 1},
+		{"refused again", `level=WARN msg="operation refused again, will retry" op="add 10.1.0.7" attempts=2`, 1},
+		{"adopted only", `level=INFO msg=reconciled ops="" trigger=event adopted="10.1.0.1"`, 0},
 		{"debug line", `level=DEBUG msg="endpoint added" addr=10.1.0.7`, 0},
 	}
 	for _, tt := range tests {
