@@ -102,7 +102,13 @@ func (e *Engine) backoff(v *view, failed []pm.OpError,
 	}
 
 	for _, fe := range failed {
+		// An endpoint replaced (delete, then add) whose delete is
+		// refused fails twice, the add with pm.ErrSkipped: one attempt.
 		key := opKey(fe.Op)
+		if _, dup := next[key]; dup {
+			continue
+		}
+
 		next[key] = e.refused(key, v.opText(fe.Op), fe.Err, now)
 	}
 	if len(failed) == 0 && err != nil {

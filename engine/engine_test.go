@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/mptcp-autopm/mptcp-autopm/pm"
 	"github.com/mptcp-autopm/mptcp-autopm/pm/pmtest"
 	"github.com/mptcp-autopm/mptcp-autopm/watchers"
 )
@@ -478,6 +479,28 @@ func TestRunBackoffHoldsBack(t *testing.T) {
 		synctest.Wait()
 		if log := h.log.take(); count(log, "level=ERROR") != 1 {
 			t.Errorf("a new error text logged no error line:\n%s", log)
+		}
+	})
+}
+
+// TestRunBackoffReplace checks that a replacement refused at its delete
+// counts as one refused operation, not two.
+func TestRunBackoffReplace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := pmtest.New()
+		wlan := netip.MustParseAddr("198.51.100.20")
+		mustAdd(t, k, ep("198.51.100.20", pm.FlagSignal, 3))
+		k.Refuse(wlan, unix.EPERM, "refused for the test")
+		h := newHarness(t, k, Config{Resync: time.Hour})
+
+		h.send(laptop())
+		st := h.e.Status()
+		if len(st.Errors) != 1 || st.Errors[0].Attempts != 1 ||
+			!strings.HasPrefix(st.Errors[0].Op, "delete 198.51.100.20") {
+			t.Errorf("want the refused delete once, got %+v", st.Errors)
+		}
+		if log := h.log.take(); count(log, "level=ERROR") != 1 {
+			t.Errorf("want one error line:\n%s", log)
 		}
 	})
 }
