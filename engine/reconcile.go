@@ -227,6 +227,11 @@ func (e *Engine) Plan(d pm.Desired) (pm.Plan, error) {
 		return pm.Plan{}, fmt.Errorf("reading limits: %w", err)
 	}
 
+	// Plan the way Reconcile would: without the flag bits this kernel
+	// has been seen to drop, or a dry run would show a delete and add
+	// that the real reconcile no longer makes.
+	d.Unsupported |= e.rec.Unsupported()
+
 	return pm.Diff(table, limits, d), nil
 }
 
