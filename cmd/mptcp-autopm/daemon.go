@@ -65,14 +65,8 @@ func parseRunFlags(stderr io.Writer, args []string) (*runFlags, error) {
 		fs.PrintDefaults()
 	}
 
-	if err := fs.Parse(args); err != nil {
-		return nil, &exitError{code: 255, err: err}
-	}
-
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return nil, &exitError{code: 255,
-			err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
 
 	return f, nil

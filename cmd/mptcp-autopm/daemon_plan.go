@@ -35,13 +35,8 @@ func runPlan(stdout, stderr io.Writer, args []string) error {
 			"[--state-dir DIR] [--json]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 255, err: err}
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return &exitError{code: 255,
-			err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 
 	st, err := plan(*path, *stateDir)

@@ -35,14 +35,8 @@ func clientFlags(cmd string, stderr io.Writer, args []string,
 		fs.PrintDefaults()
 	}
 
-	if err := fs.Parse(args); err != nil {
-		return "", false, &exitError{code: 255, err: err}
-	}
-
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return "", false, &exitError{code: 255,
-			err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	if err := parseFlags(fs, args); err != nil {
+		return "", false, err
 	}
 
 	return socket, asJSON, nil

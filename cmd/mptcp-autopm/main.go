@@ -5,6 +5,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
@@ -95,8 +96,9 @@ func isHelp(word string) bool {
 }
 
 // report prints err as one "Error: ..." line and returns the exit code.
+// flag.ErrHelp means the usage asked for is printed: exit 0, no error.
 func report(err error) int {
-	if err == nil {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 

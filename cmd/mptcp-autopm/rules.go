@@ -32,15 +32,8 @@ func loadRules(cmd string, stderr io.Writer, args []string) (*rules.Set, error) 
 		fmt.Fprintf(stderr, "usage: mptcp-autopm %s [--rules FILE]\n", cmd)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, &exitError{code: 255, err: err}
-	}
-
-	if fs.NArg() > 0 {
-		fs.Usage()
-
-		return nil, &exitError{code: 255,
-			err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
 
 	if *path == "" {
@@ -56,7 +49,7 @@ func loadRules(cmd string, stderr io.Writer, args []string) (*rules.Set, error) 
 func runCheck(stdout, stderr io.Writer, args []string) error {
 	set, err := loadRules("check", stderr, args)
 	var ee *exitError
-	if errors.As(err, &ee) {
+	if errors.As(err, &ee) || errors.Is(err, flag.ErrHelp) {
 		return err
 	}
 
