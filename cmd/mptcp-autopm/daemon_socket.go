@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -111,7 +112,7 @@ func (c *controlClient) do(method, path string) ([]byte, int, error) {
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("asking the daemon on %s: %w", c.socket, err)
+		return nil, 0, c.askError(err)
 	}
 	defer resp.Body.Close()
 
@@ -160,3 +161,35 @@ func (c *controlClient) reload() (reloadReply, error) {
 
 	return r, nil
 }
+
+// askError says why asking the daemon failed, without the HTTP request
+// that carried the question: the URL names no real host.
+func (c *controlClient) askError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+
+	// No socket file, or one a dead daemon left behind.
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+		return &noDaemonError{socket: c.socket, err: err}
+	}
+
+	return fmt.Errorf("asking the daemon on %s: %w", c.socket, err)
+}
+
+// noDaemonError is the error of a command that found no daemon listening
+// on its control socket. Its text is one line for people; the dial error
+// stays reachable with errors.Is and errors.As.
+type noDaemonError struct {
+	socket string
+	err    error
+}
+
+func (e *noDaemonError) Error() string {
+	return fmt.Sprintf("no daemon is listening on %s "+
+		"(is \"mptcp-autopm run\" running? use --socket for another)",
+		e.socket)
+}
+
+func (e *noDaemonError) Unwrap() error { return e.err }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,5 +211,42 @@ left out:
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("unexpected report (-want +got):\n%s", diff)
+	}
+}
+
+func TestNoDaemon(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "stale.sock")
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name, socket string
+		errno        error
+	}{
+		{"no socket file", filepath.Join(dir, "none.sock"), syscall.ENOENT},
+		{"stale socket file", stale, syscall.ECONNREFUSED},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := "no daemon is listening on " + tt.socket +
+				` (is "mptcp-autopm run" running? use --socket for another)`
+			var out bytes.Buffer
+			for cmd, err := range map[string]error{
+				"status": runStatus(&out, &out, []string{"--socket", tt.socket}),
+				"reload": runReload(&out, &out, []string{"--socket", tt.socket}),
+			} {
+				if err == nil {
+					t.Fatalf("%s without a daemon: no error", cmd)
+				}
+				if diff := cmp.Diff(want, err.Error()); diff != "" {
+					t.Errorf("unexpected %s error (-want +got):\n%s", cmd, diff)
+				}
+				if !errors.Is(err, tt.errno) {
+					t.Errorf("%s error does not wrap %v: %#v", cmd, tt.errno, err)
+				}
+			}
+		})
 	}
 }
