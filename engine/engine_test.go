@@ -424,6 +424,41 @@ func TestRunRetriesWithBackoff(t *testing.T) {
 	})
 }
 
+// TestRunRetryAcceptedAtResync checks that an operation refused earlier
+// and accepted at a later reconcile is logged as a retry that succeeded,
+// not as drift repaired, even when a resync is what ran it.
+func TestRunRetryAcceptedAtResync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := pmtest.New()
+		wlan := netip.MustParseAddr("198.51.100.20")
+		k.Refuse(wlan, unix.EPERM, "refused for the test")
+		// The refusal opens a settle window that outlasts the resync
+		// and the retry: the resync pending first runs the retry.
+		h := newHarness(t, k, Config{
+			Settle: 10 * time.Second, Resync: time.Second,
+			RetryMin: 2 * time.Second, RetryMax: 4 * time.Second,
+		})
+		h.send(laptop())
+		h.log.take()
+
+		k.Refuse(wlan, 0, "")
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		h.want("accepted", s1State)
+
+		lines := above(h.log.take(), "DEBUG")
+		if len(lines) != 1 {
+			t.Fatalf("want one line, got:\n%s", strings.Join(lines, "\n"))
+		}
+		for _, want := range []string{"level=INFO", "msg=reconciled",
+			"trigger=resync", `accepted_on_retry="add 198.51.100.20`} {
+			if !strings.Contains(lines[0], want) {
+				t.Errorf("retry line lacks %s: %s", want, lines[0])
+			}
+		}
+	})
+}
+
 // TestRunBackoffHoldsBack checks that events between retries neither send
 // a refused operation again nor log it again, and that the limits stay as
 // they were planned with it.

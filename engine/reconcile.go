@@ -171,17 +171,23 @@ func (e *Engine) updateOwned(v *view, res pm.Result, after []pm.Endpoint) {
 
 // logResult writes one line when the reconcile changed something: made
 // operations or adopted endpoints; nothing otherwise. The line is a
-// warning at a resync, for then the kernel had drifted from what the
-// engine last left without an event saying so. Backoff logs the refused
-// operations.
+// warning at a resync when it repaired something, for then the kernel had
+// drifted from what the engine last left without an event saying so. An
+// operation refused before and accepted now is no drift but a retry that
+// succeeded, and the line says so. Backoff logs the refused operations.
 func (e *Engine) logResult(v *view, why string, res pm.Result,
 	adopted []string) {
 	if len(res.Applied) > 0 || len(adopted) > 0 {
+		retried := e.retried(res.Applied)
+		drift := len(retried) < len(res.Applied) || len(adopted) > 0
 		level := slog.LevelInfo
-		if why == "resync" {
+		if why == "resync" && drift {
 			level = slog.LevelWarn
 		}
 		attrs := []any{"ops", v.opsText(res.Applied), "trigger", why}
+		if len(retried) > 0 {
+			attrs = append(attrs, "accepted_on_retry", v.opsText(retried))
+		}
 		if len(adopted) > 0 {
 			attrs = append(attrs, "adopted", strings.Join(adopted, "; "))
 		}
@@ -191,6 +197,19 @@ func (e *Engine) logResult(v *view, why string, res pm.Result,
 	if n := len(res.Plan.LeftOut); n > 0 {
 		e.log.Debug("endpoints left out, all slots taken", "count", n)
 	}
+}
+
+// retried returns the operations of applied that the kernel refused at an
+// earlier reconcile: call it before backoff forgets those refusals.
+func (e *Engine) retried(applied []pm.Op) []pm.Op {
+	var ops []pm.Op
+	for _, o := range applied {
+		if e.failures[opKey(o)] != nil {
+			ops = append(ops, o)
+		}
+	}
+
+	return ops
 }
 
 // dryRun logs the operations a reconcile would make.
