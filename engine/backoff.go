@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,7 +112,8 @@ func (e *Engine) backoff(v *view, failed []pm.OpError,
 			continue
 		}
 
-		next[key] = e.refused(key, v.opText(fe.Op), fe.Err, now)
+		next[key] = e.refused(key, v.opText(fe.Op), v.nameDevice(fe.Err),
+			now)
 	}
 	if len(failed) == 0 && err != nil {
 		next[reconcileKey] = e.refused(reconcileKey, "reconcile", err, now)
@@ -163,3 +167,39 @@ func (e *Engine) failedOps() string {
 
 	return strings.Join(ops, "; ")
 }
+
+// nameDevice returns err with the device of its endpoint named as the
+// snapshot names it, as the operation's text does: pm formats the
+// kernel's refusal with the ifindex alone ("adding endpoint 198.51.100.20
+// dev if3: ..."), which reads as another device next to "dev wlan0". err
+// stays reachable with errors.Is and errors.As.
+func (v *view) nameDevice(err error) error {
+	var pe *pm.Error
+	if !errors.As(err, &pe) || pe.Endpoint.Ifindex == 0 {
+		return err
+	}
+
+	name := v.ifname(pe.Endpoint.Ifindex)
+	if name == "" {
+		return err
+	}
+
+	// \b keeps "dev if3" from matching the head of "dev if30".
+	dev := regexp.MustCompile(` dev if` +
+		strconv.Itoa(int(pe.Endpoint.Ifindex)) + `\b`)
+	text := dev.ReplaceAllLiteralString(err.Error(), " dev "+name)
+	if text == err.Error() {
+		return err
+	}
+
+	return &namedError{text: text, err: err}
+}
+
+// namedError is an error whose text names a device by its link name.
+type namedError struct {
+	text string
+	err  error
+}
+
+func (e *namedError) Error() string { return e.text }
+func (e *namedError) Unwrap() error { return e.err }
