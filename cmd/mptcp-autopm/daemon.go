@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -46,9 +47,11 @@ func parseRunFlags(stderr io.Writer, args []string) (*runFlags, error) {
 	fs.StringVar(&f.rules, "rules", "", "rules `FILE`; default "+
 		rules.DefaultPath+" when it exists, else the embedded rules")
 	fs.StringVar(&f.socket, "socket", defaultSocket,
-		"control socket `PATH` for status and reload")
+		"control socket `PATH` for status and reload; its directory "+
+			"must exist, except the default's, which is created")
 	fs.StringVar(&f.stateDir, "state-dir", engine.DefaultStateDir,
-		"`DIR` keeping which endpoints are ours, per network namespace")
+		"`DIR` keeping which endpoints are ours, per network namespace; "+
+			"created when missing, but not its parent")
 	fs.BoolVar(&f.dryRun, "dry-run", false,
 		"log the operations a reconcile would make, apply none")
 	fs.DurationVar(&f.resync, "resync", 0,
@@ -104,6 +107,15 @@ func runDaemon(stderr io.Writer, args []string) error {
 }
 
 func (d *daemon) run(log *slog.Logger) error {
+	// Paths first: a mistyped one fails before the kernel is touched.
+	if err := socketDir(d.flags.socket); err != nil {
+		return err
+	}
+
+	if err := stateDir(d.flags.stateDir); err != nil {
+		return err
+	}
+
 	set, err := loadRulesFile(d.flags.rules)
 	if err != nil {
 		return fmt.Errorf("loading rules: %w", err)
@@ -149,6 +161,46 @@ func loadOwned(dir string) (*engine.Owned, error) {
 	}
 
 	return engine.LoadOwned(engine.OwnedPath(dir, nsid))
+}
+
+// stateDir makes sure a state directory given with --state-dir exists:
+// the directory itself is created, but not a chain of parents, so that a
+// typo creates no directories at an arbitrary place. The engine creates
+// the default one when it first saves.
+func stateDir(dir string) error {
+	if dir == engine.DefaultStateDir {
+		return nil
+	}
+
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return mkStateDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+
+	if !fi.IsDir() {
+		return fmt.Errorf("state directory %s is not a directory", dir)
+	}
+
+	return nil
+}
+
+// mkStateDir creates dir, whose parent must exist. Mode 0700 as the
+// engine's own.
+func mkStateDir(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("state directory %s: its parent %s does not exist "+
+			"(create it, or choose another --state-dir): %w",
+			dir, filepath.Dir(dir), err)
+	}
+	if err != nil {
+		return fmt.Errorf("creating state directory: %w", err)
+	}
+
+	return nil
 }
 
 // serve runs the engine, the control socket and the reload signal until

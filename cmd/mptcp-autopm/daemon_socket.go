@@ -31,8 +31,8 @@ type reloadReply struct {
 // socket file left by a daemon that died is replaced; one that a running
 // daemon answers on is an error.
 func listenControl(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("creating control socket directory: %w", err)
+	if err := socketDir(path); err != nil {
+		return nil, err
 	}
 
 	if c, err := net.Dial("unix", path); err == nil {
@@ -57,6 +57,37 @@ func listenControl(path string) (net.Listener, error) {
 	}
 
 	return ln, nil
+}
+
+// socketDir makes sure the directory of the socket at path exists. That
+// of the default socket is created, as systemd's RuntimeDirectory= would;
+// that of a path given with --socket must exist already, so that a typo
+// creates no directories at an arbitrary place.
+func socketDir(path string) error {
+	dir := filepath.Dir(path)
+	if path == defaultSocket {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating control socket directory: %w", err)
+		}
+
+		return nil
+	}
+
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("control socket %s: directory %s does not exist "+
+			"(create it, or choose another --socket): %w", path, dir, err)
+	}
+	if err != nil {
+		return fmt.Errorf("control socket directory: %w", err)
+	}
+
+	if !fi.IsDir() {
+		return fmt.Errorf("control socket %s: %s is not a directory",
+			path, dir)
+	}
+
+	return nil
 }
 
 func newControlServer(d *daemon) *http.Server {

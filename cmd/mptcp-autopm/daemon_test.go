@@ -250,3 +250,78 @@ func TestNoDaemon(t *testing.T) {
 		})
 	}
 }
+
+// TestRunCreatesNoParents checks that a --socket or --state-dir under a
+// directory that does not exist fails, before the kernel is touched, and
+// creates nothing; the state directory itself is created.
+func TestRunCreatesNoParents(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	sock := filepath.Join(dir, "ctl.sock")
+	norules := filepath.Join(dir, "no-rules.toml")
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"socket directory missing",
+			[]string{"--socket", filepath.Join(missing, "ctl.sock"),
+				"--state-dir", state},
+			"control socket " + missing + "/ctl.sock: directory " + missing +
+				" does not exist (create it, or choose another --socket)"},
+		{"socket directory a file",
+			[]string{"--socket", filepath.Join(file, "ctl.sock"),
+				"--state-dir", state},
+			"control socket " + file + "/ctl.sock: " + file +
+				" is not a directory"},
+		{"state parent missing",
+			[]string{"--socket", sock,
+				"--state-dir", filepath.Join(missing, "state")},
+			"state directory " + missing + "/state: its parent " + missing +
+				" does not exist (create it, or choose another --state-dir)"},
+		{"state directory a file",
+			[]string{"--socket", sock, "--state-dir", file},
+			"state directory " + file + " is not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A rules file that does not exist stops a run that got
+			// past the paths before it reaches the kernel.
+			args := append(tt.args, "--rules", norules)
+			var out bytes.Buffer
+			err := runDaemon(&out, args)
+			if err == nil {
+				t.Fatal("run started")
+			}
+			if got := err.Error(); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("unexpected error: want %q, got %q", tt.want, got)
+			}
+			if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("run created %s", missing)
+			}
+		})
+	}
+}
+
+func TestStateDirCreatesItself(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := stateDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("want a directory of mode 0700, got %v", fi.Mode())
+	}
+	if err := stateDir(dir); err != nil {
+		t.Errorf("an existing state directory: %v", err)
+	}
+}
