@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -93,10 +94,21 @@ type daemon struct {
 	reloadMu sync.Mutex
 }
 
+// daemonGCPercent is the daemon's GOGC; see runDaemon.
+const daemonGCPercent = 20
+
 func runDaemon(stderr io.Writer, args []string) error {
 	f, err := parseRunFlags(stderr, args)
 	if err != nil {
 		return err
+	}
+
+	// The daemon's live heap is a few hundred kilobytes, so the default
+	// GOGC of 100 mostly holds garbage: at 20 the peak resident memory
+	// with 8 links drops from 13.5 to 11 MiB (VmHWM), and collecting so
+	// small a heap costs nothing measurable while idle. GOGC still wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(daemonGCPercent)
 	}
 
 	log := slog.New(slog.NewTextHandler(stderr,

@@ -1,27 +1,36 @@
 package main
 
 import (
-	"context"
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/mptcp-autopm/mptcp-autopm/engine"
 )
 
-// The control socket speaks HTTP over a unix socket: GET /status answers
-// the engine's status as JSON, POST /reload reloads the rules and answers
-// a reloadReply. Only root can reach it: the socket is mode 0600.
+// The control socket is a unix socket that only root can reach (mode
+// 0600). A client sends one line, "status" or "reload", and reads one JSON
+// controlReply until the daemon closes the connection. It is not HTTP on
+// purpose: net/http and the TLS stack it brings would add megabytes to the
+// daemon's resident memory for two requests.
 
-// reloadReply is the answer to POST /reload.
+// controlReply is the daemon's answer on the control socket.
+type controlReply struct {
+	Status *engine.Status `json:"status,omitempty"`
+	Rules  string         `json:"rules,omitempty"`
+	Error  string         `json:"error,omitempty"`
+}
+
+// reloadReply is the outcome of a reload.
 type reloadReply struct {
 	Rules string `json:"rules,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -90,117 +99,151 @@ func socketDir(path string) error {
 	return nil
 }
 
-func newControlServer(d *daemon) *http.Server {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, d.eng.Status())
-	})
-	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
-		src, err := d.reload()
+// controlServer answers requests on the control socket, one per
+// connection, each handled in full before the next is read.
+type controlServer struct {
+	d    *daemon
+	mu   sync.Mutex
+	ln   net.Listener
+	done bool
+}
+
+func newControlServer(d *daemon) *controlServer { return &controlServer{d: d} }
+
+// Serve answers connections on ln until Close.
+func (s *controlServer) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		ln.Close()
+		return net.ErrClosed
+	}
+	s.ln = ln
+	s.mu.Unlock()
+
+	for {
+		c, err := ln.Accept()
 		if err != nil {
-			writeJSON(w, http.StatusUnprocessableEntity,
-				reloadReply{Error: err.Error()})
-			return
+			return err
 		}
-		writeJSON(w, http.StatusOK, reloadReply{Rules: src})
-	})
-
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		s.answer(c)
+	}
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
+// Close stops Serve.
+func (s *controlServer) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = true
+	if s.ln == nil {
+		return nil
+	}
+
+	return s.ln.Close()
+}
+
+// answer reads one request line and writes its reply as JSON. A client
+// that says nothing for controlTimeout is dropped, so one stuck client
+// cannot block the others for long.
+func (s *controlServer) answer(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(controlTimeout))
+
+	line, err := bufio.NewReader(io.LimitReader(c, 128)).ReadString('\n')
+	if err != nil {
+		return
+	}
+
+	var r controlReply
+	switch strings.TrimSpace(line) {
+	case "status":
+		st := s.d.eng.Status()
+		r.Status = &st
+	case "reload":
+		src, err := s.d.reload()
+		if err != nil {
+			r.Error = err.Error()
+		}
+		r.Rules = src
+	default:
+		r.Error = fmt.Sprintf("unknown request %q", strings.TrimSpace(line))
+	}
+
+	enc := json.NewEncoder(c)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = enc.Encode(r)
 }
+
+// controlTimeout bounds one exchange on the control socket.
+const controlTimeout = 30 * time.Second
 
 // controlClient talks to the daemon listening on socket.
 type controlClient struct {
 	socket string
-	http   *http.Client
 }
 
 func newControlClient(socket string) *controlClient {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-	}
-
-	return &controlClient{socket: socket,
-		http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &controlClient{socket: socket}
 }
 
-// do sends a request and returns the body and the HTTP status.
-func (c *controlClient) do(method, path string) ([]byte, int, error) {
-	req, err := http.NewRequest(method, "http://mptcp-autopm"+path, nil)
+// ask sends request and decodes the reply; it also returns the reply's
+// JSON text.
+func (c *controlClient) ask(request string) (controlReply, []byte, error) {
+	conn, err := net.DialTimeout("unix", c.socket, controlTimeout)
 	if err != nil {
-		return nil, 0, err
+		return controlReply{}, nil, c.askError(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(controlTimeout))
+
+	if _, err := io.WriteString(conn, request+"\n"); err != nil {
+		return controlReply{}, nil, c.askError(err)
 	}
 
-	resp, err := c.http.Do(req)
+	body, err := io.ReadAll(conn)
 	if err != nil {
-		return nil, 0, c.askError(err)
-	}
-	defer resp.Body.Close()
-
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading the daemon's answer: %w", err)
+		return controlReply{}, nil, fmt.Errorf("reading the daemon's answer: %w", err)
 	}
 
-	return body, resp.StatusCode, nil
+	var r controlReply
+	if err := json.Unmarshal(body, &r); err != nil {
+		return controlReply{}, nil, fmt.Errorf("decoding the daemon's answer: %w", err)
+	}
+
+	return r, body, nil
 }
 
 // status fetches the daemon's status, and its JSON text.
 func (c *controlClient) status() (engine.Status, []byte, error) {
-	body, code, err := c.do(http.MethodGet, "/status")
+	r, _, err := c.ask("status")
 	if err != nil {
 		return engine.Status{}, nil, err
 	}
-	if code != http.StatusOK {
-		return engine.Status{}, nil, fmt.Errorf("daemon answered %d: %s",
-			code, body)
+	if r.Status == nil {
+		return engine.Status{}, nil, fmt.Errorf("daemon answered no status: %s", r.Error)
 	}
 
-	var st engine.Status
-	if err := json.Unmarshal(body, &st); err != nil {
-		return engine.Status{}, nil, fmt.Errorf("decoding status: %w", err)
+	body, err := json.MarshalIndent(r.Status, "", "  ")
+	if err != nil {
+		return engine.Status{}, nil, fmt.Errorf("encoding status: %w", err)
 	}
 
-	return st, body, nil
+	return *r.Status, append(body, '\n'), nil
 }
 
 // reload asks the daemon to reload its rules.
 func (c *controlClient) reload() (reloadReply, error) {
-	body, code, err := c.do(http.MethodPost, "/reload")
+	r, _, err := c.ask("reload")
 	if err != nil {
 		return reloadReply{}, err
 	}
 
-	var r reloadReply
-	if err := json.Unmarshal(body, &r); err != nil {
-		return reloadReply{}, fmt.Errorf("decoding reload answer (%d): %w",
-			code, err)
-	}
-	if code != http.StatusOK && r.Error == "" {
-		r.Error = fmt.Sprintf("daemon answered %d", code)
-	}
-
-	return r, nil
+	return reloadReply{Rules: r.Rules, Error: r.Error}, nil
 }
 
 // askError says why asking the daemon failed, without the HTTP request
 // that carried the question: the URL names no real host.
 func (c *controlClient) askError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-
 	// No socket file, or one a dead daemon left behind.
 	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
 		return &noDaemonError{socket: c.socket, err: err}
