@@ -14,8 +14,13 @@
 //     kernel endpoints are stale; the automatic limits.
 //   - state.go: which endpoints are ours (made or adopted), persisted per
 //     network namespace so that a restarted daemon knows them again.
-//   - engine.go: the level-triggered loop: debounce, coalesce, resync,
-//     retries, reload.
+//   - engine.go: the Engine, its configuration and reloads.
+//   - loop.go: the level-triggered loop. A lone change is reconciled at
+//     once; changes that come while a reconcile runs are folded into one
+//     follow-up; a burst (3 relevant snapshots within 5 ms) is reconciled
+//     once, from the latest snapshot, when it pauses for 10 ms, and at
+//     least every 2 s while it lasts; resyncs, retries and reloads join
+//     whichever reconcile comes next.
 //   - reconcile.go: one reconcile: desired state, pm.Reconciler, ownership
 //     and adoption, dry run and plan.
 //   - backoff.go: refused operations, held out of the plan until their

@@ -144,7 +144,7 @@ func TestRunDockUndockRedock(t *testing.T) {
 			}
 		}
 
-		time.Sleep(DefaultSettle)
+		time.Sleep(DefaultQuiet)
 		h.send(laptop().carrierOff(2))
 		h.want("S2", s2State)
 		log = h.log.take()
@@ -157,7 +157,7 @@ func TestRunDockUndockRedock(t *testing.T) {
 			}
 		}
 
-		time.Sleep(DefaultSettle)
+		time.Sleep(DefaultQuiet)
 		h.send(laptop())
 		h.want("S3", "198.51.100.20 id 2 subflow backup dev wlan0 \n"+
 			"192.0.2.10 id 3 subflow dev eth0 \n"+
@@ -169,7 +169,7 @@ func TestRunQuietWhenNothingChanges(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, nil, Config{})
 		h.send(laptop())
-		time.Sleep(DefaultSettle)
+		time.Sleep(DefaultQuiet)
 		if log := h.log.take(); !strings.Contains(log, "msg=snapshot") ||
 			!strings.Contains(log, "msg=evaluated") {
 			t.Errorf("no debug lines for events and evaluations:\n%s", log)
@@ -186,7 +186,7 @@ func TestRunQuietWhenNothingChanges(t *testing.T) {
 		other.MPTCP.Connections = 1
 		for _, s := range []*snap{laptop(), other, laptop()} {
 			h.send(s)
-			time.Sleep(DefaultSettle)
+			time.Sleep(DefaultQuiet)
 		}
 		if c := h.k.Counts(); c.Dumps != 0 || c.LimitReads != 0 {
 			t.Errorf("unexpected kernel calls for unchanged snapshots: %+v", c)
@@ -199,85 +199,6 @@ func TestRunQuietWhenNothingChanges(t *testing.T) {
 		if n := count(log, "msg=snapshot"); n != 3 {
 			t.Errorf("want a debug line per snapshot, got %d:\n%s", n, log)
 		}
-	})
-}
-
-func TestRunCoalesces(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, nil, Config{Settle: 15 * time.Millisecond})
-		h.send(laptop())
-		if d := h.reconciles(); d != 1 {
-			t.Fatalf("first snapshot after quiet: want 1 reconcile at once, got %d", d)
-		}
-
-		// A burst inside the settle window: nothing until it ends, then
-		// one reconcile from the latest snapshot.
-		h.send(laptop().carrierOff(2))
-		time.Sleep(5 * time.Millisecond)
-		h.send(laptop())
-		time.Sleep(5 * time.Millisecond)
-		h.send(laptop().carrierOff(2))
-		if d := h.reconciles(); d != 1 {
-			t.Fatalf("burst inside the window: want no reconcile yet, got %d", d-1)
-		}
-		h.want("inside the window", s1State)
-
-		time.Sleep(5 * time.Millisecond)
-		synctest.Wait()
-		if d := h.reconciles(); d != 2 {
-			t.Fatalf("after the window: want 1 follow-up reconcile, got %d", d-1)
-		}
-		h.want("follow-up from the latest snapshot", s2State)
-
-		// The follow-up opened a window of its own, which ends quietly.
-		time.Sleep(time.Second)
-		if d := h.reconciles(); d != 2 {
-			t.Errorf("quiet window: want no reconcile, got %d", d-2)
-		}
-
-		// Quiet again: the next snapshot is acted on at once.
-		h.send(laptop())
-		h.want("after quiet", "198.51.100.20 id 2 subflow backup dev wlan0 \n"+
-			"192.0.2.10 id 3 subflow dev eth0 \n"+
-			"add_addr_accepted 2 subflows 4 \n")
-	})
-}
-
-// TestRunNoOpOpensNoWindow checks that a reconcile that changed nothing
-// does not delay the next event: a snapshot with a link-local address
-// comes just before one with a lost carrier, which must reach the kernel
-// without waiting for a settle window.
-func TestRunNoOpOpensNoWindow(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, nil, Config{Settle: time.Second})
-		h.send(laptop())
-		h.want("S1", s1State)
-		time.Sleep(time.Second)
-		synctest.Wait()
-
-		h.k.ResetCounts()
-		unrelated := laptop().addr(2, "fe80::10/64", 0)
-		h.send(unrelated)
-		h.send(unrelated.carrierOff(2))
-		if n := h.reconciles(); n != 2 {
-			t.Fatalf("want 2 reconciles at once, got %d", n)
-		}
-		h.want("S2 at once after a no-op", s2State)
-
-		// That one changed the kernel: the next events wait for the
-		// window, then one follow-up takes the latest.
-		h.send(laptop())
-		h.send(laptop().carrierOff(2))
-		h.send(laptop())
-		h.want("inside the window", s2State)
-		time.Sleep(time.Second)
-		synctest.Wait()
-		if n := h.reconciles(); n != 3 {
-			t.Errorf("want 1 follow-up reconcile, got %d", n-2)
-		}
-		h.want("follow-up", "198.51.100.20 id 2 subflow backup dev wlan0 \n"+
-			"192.0.2.10 id 3 subflow dev eth0 \n"+
-			"add_addr_accepted 2 subflows 4 \n")
 	})
 }
 
@@ -432,17 +353,24 @@ func TestRunRetryAcceptedAtResync(t *testing.T) {
 		k := pmtest.New()
 		wlan := netip.MustParseAddr("198.51.100.20")
 		k.Refuse(wlan, unix.EPERM, "refused for the test")
-		// The refusal opens a settle window that outlasts the resync
-		// and the retry: the resync pending first runs the retry.
 		h := newHarness(t, k, Config{
-			Settle: 10 * time.Second, Resync: time.Second,
+			MaxDelay: 10 * time.Second, Resync: time.Second,
 			RetryMin: 2 * time.Second, RetryMax: 4 * time.Second,
 		})
 		h.send(laptop())
 		h.log.take()
-
 		k.Refuse(wlan, 0, "")
-		time.Sleep(10 * time.Second)
+
+		// A burst holds the reconcile back while the resync, then the
+		// retry, fall due: the resync, pending first, runs the retry.
+		time.Sleep(900 * time.Millisecond)
+		for i := range 1600 {
+			h.send(laptop().addr(2, fmt.Sprintf("fe80::%d/64", i%2+1), 0))
+			time.Sleep(time.Millisecond)
+		}
+		h.want("held by the burst", "192.0.2.10 id 1 subflow dev eth0 \n"+
+			"add_addr_accepted 2 subflows 4 \n")
+		time.Sleep(DefaultQuiet)
 		synctest.Wait()
 		h.want("accepted", s1State)
 
@@ -468,7 +396,7 @@ func TestRunBackoffHoldsBack(t *testing.T) {
 		wlan := netip.MustParseAddr("198.51.100.20")
 		k.Refuse(wlan, unix.EPERM, "refused for the test")
 		h := newHarness(t, k, Config{
-			Settle: time.Millisecond, RetryMin: time.Second,
+			RetryMin: time.Second,
 			RetryMax: 4 * time.Second, Resync: time.Hour,
 		})
 		refused := "192.0.2.10 id 1 subflow dev eth0 \n" +

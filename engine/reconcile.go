@@ -80,9 +80,6 @@ type outcome struct {
 	// retry is when the next retry is due, zero when nothing waits for
 	// one.
 	retry time.Time
-	// applied is set when kernel operations were made, refused ones
-	// included.
-	applied bool
 }
 
 // reconcile brings the kernel to what s and the rules want and records the
@@ -111,8 +108,7 @@ func (e *Engine) reconcile(s watchers.Snapshot, why string) outcome {
 	next := e.backoff(v, res.Failed, err)
 	e.record(v, why, res, after)
 
-	return outcome{retry: next,
-		applied: len(res.Applied) > 0 || len(res.Failed) > 0}
+	return outcome{retry: next}
 }
 
 // tableAfter is the kernel's table after res: re-read when something was
