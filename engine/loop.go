@@ -39,12 +39,12 @@ const burstEvents = 3
 //   - Triggers that come while a reconcile runs are folded into one
 //     follow-up reconcile from the latest snapshot, which starts as soon
 //     as the running one ends unless the snapshots make a burst.
-//   - In a burst (burstEvents relevant snapshots within BurstWindow) the
-//     reconcile waits until the snapshots have paused for Config.Quiet
-//     (10 ms), then reads the latest, so that a burst costs its first
-//     reaction plus the operations to its final state. A burst holds no
-//     snapshot back more than Config.MaxDelay (2 s), so that a link
-//     flapping for ever is still reconciled that often.
+//   - In a burst (burstEvents relevant snapshots within BurstWindow, and
+//     no pause since) the reconcile waits until the snapshots have paused
+//     for Config.Quiet (10 ms), then reads the latest, so that a burst
+//     costs its first reaction plus the operations to its final state.
+//     A burst holds no snapshot back more than Config.MaxDelay (2 s), so
+//     that a link flapping for ever is still reconciled that often.
 //
 // Resyncs and retries of refused operations keep their own timers. When
 // one of them, or a reload, falls due while a reconcile runs or a burst
@@ -230,11 +230,20 @@ func (l *loop) due(why string, now time.Time) {
 	}
 }
 
-// burst reports whether burstEvents relevant snapshots came within
-// BurstWindow before now.
+// burst reports whether the snapshots come in a burst at now: the last
+// burstEvents relevant ones came within BurstWindow, and have not paused
+// for Quiet since. The burst may have begun while a reconcile ran, and
+// come to a pause at its end: deleting an endpoint holds the reconcile
+// for 13 ms.
 func (l *loop) burst(now time.Time) bool {
-	return len(l.arrivals) == burstEvents &&
-		now.Sub(l.arrivals[0]) < l.e.cfg.BurstWindow
+	n := len(l.arrivals)
+	if n < burstEvents {
+		return false
+	}
+
+	last := l.arrivals[n-1]
+	return last.Sub(l.arrivals[0]) < l.e.cfg.BurstWindow &&
+		now.Sub(last) < l.e.cfg.Quiet
 }
 
 // next starts the due reconcile at once, or holds it back while the

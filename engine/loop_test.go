@@ -227,8 +227,8 @@ func TestRunFlapMaxDelay(t *testing.T) {
 
 // TestRunFoldsDuringReconcile checks that the events that come while a
 // reconcile runs are folded into one follow-up from the latest snapshot:
-// at once when they are few, once they have paused when they make a
-// burst.
+// at once when they are few, or when they made a burst that has paused
+// for Quiet; else once they have.
 func TestRunFoldsDuringReconcile(t *testing.T) {
 	tests := []struct {
 		name string
@@ -239,9 +239,11 @@ func TestRunFoldsDuringReconcile(t *testing.T) {
 		wait time.Duration
 	}{
 		{"one, just before the end", 12 * time.Millisecond, 1, 0},
-		{"many, early", time.Millisecond, 5, 0},
-		{"a burst at the end", 8*time.Millisecond + time.Millisecond/2, 5,
-			DefaultQuiet - time.Millisecond/2},
+		{"a burst that paused before the end", time.Millisecond, 2, 0},
+		{"a burst that has not paused for long", time.Millisecond, 5,
+			5*time.Millisecond + DefaultQuiet - 13*time.Millisecond},
+		{"a burst on at the end", 8*time.Millisecond + time.Millisecond/2,
+			5, DefaultQuiet - time.Millisecond/2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
