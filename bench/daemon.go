@@ -154,6 +154,27 @@ func (d *daemon) firstBatch(t time.Time) int {
 	return 0
 }
 
+// quiet waits until the daemon has logged kernel operations and then none
+// for calm, so that a figure measured afterwards counts none of the
+// start-up ones: the endpoints are in the kernel a little before the line
+// that logs them is read. It gives up after limit.
+func (d *daemon) quiet(calm, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		d.mu.Lock()
+		var last time.Time
+		if n := len(d.batches); n > 0 {
+			last = d.batches[n-1].at
+		}
+		d.mu.Unlock()
+
+		if !last.IsZero() && time.Since(last) >= calm {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (d *daemon) scan(r io.Reader, f *os.File, count func([]byte) int) {
 	if count == nil {
 		count = func([]byte) int { return 0 }

@@ -48,6 +48,9 @@ func (b *bench) newRig(name, tag string, names ...string) (*rig, error) {
 	if err := r.ready(want, 10*time.Second); err != nil {
 		return nil, err
 	}
+	if name != mptcpd { // mptcpd logs no operations
+		r.d.quiet(200*time.Millisecond, 5*time.Second)
+	}
 
 	return r, nil
 }
