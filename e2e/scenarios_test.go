@@ -63,18 +63,7 @@ func TestS4Roaming(t *testing.T) {
 	tp.link("wlan0")
 	tp.start("--rules", tp.rules("rules.toml", typeOverrides))
 
-	nets := []string{"198.51.100.20/24", "203.0.113.30/24"}
-	prev := ""
-	for i := range 10 {
-		cur := nets[i%2]
-		if prev != "" {
-			tp.host.IP("addr", "del", prev, "dev", "wlan0")
-		}
-		tp.addr("wlan0", cur, true)
-		ip, _, _ := strings.Cut(cur, "/")
-		tp.expect(fmt.Sprintf("S4 step %d (%s)", i, ip), "3/2", ip+" subflow dev wlan0")
-		prev = cur
-	}
+	roam(tp, 10, "subflow", "3/2")
 	if log := tp.d.log.String(); strings.Contains(log, "too many addresses") {
 		t.Errorf("S4: the daemon ran into the endpoint cap:\n%s", log)
 	}
@@ -93,17 +82,27 @@ when = 'link.type == "wifi"'
 flags = ["signal"]
 `))
 
+	roam(tp, 4, "signal", "2/0")
+	if log := tp.d.log.String(); strings.Contains(log, "too many addresses") {
+		t.Errorf("S4 signal: the daemon ran into the endpoint cap:\n%s", log)
+	}
+}
+
+// roam moves wlan0 between two networks steps times, as after joining
+// another Wi-Fi: the old address goes (taking its default route along), the
+// new one comes with a default route of its own. After each step the table
+// must hold the current address alone, with flags, and the limits.
+func roam(tp *topo, steps int, flags, limits string) {
+	tp.t.Helper()
 	nets := []string{"198.51.100.20/24", "203.0.113.30/24"}
-	prev := ""
-	for i := range 4 {
-		cur := nets[i%2]
-		if prev != "" {
-			tp.host.IP("addr", "del", prev, "dev", "wlan0")
+	for i := range steps {
+		if i > 0 {
+			tp.host.IP("addr", "del", nets[(i-1)%2], "dev", "wlan0")
 		}
-		tp.addr("wlan0", cur, true)
-		ip, _, _ := strings.Cut(cur, "/")
-		tp.expect(fmt.Sprintf("S4 signal step %d (%s)", i, ip), "2/0", ip+" signal dev wlan0")
-		prev = cur
+		tp.addr("wlan0", nets[i%2], true)
+		ip, _, _ := strings.Cut(nets[i%2], "/")
+		tp.expect(fmt.Sprintf("S4 step %d (%s)", i, ip), limits,
+			ip+" "+flags+" dev wlan0")
 	}
 }
 
