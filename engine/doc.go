@@ -31,3 +31,13 @@
 // The engine never speaks netlink: it gets snapshots from package watchers
 // and drives the kernel through pm.Kernel and pm.Reconciler.
 package engine
+
+// BUG(mptcp-autopm): a subflow that fails right after its endpoint is added
+// is not tried again. The kernel opens subflows from a new endpoint once,
+// when it is added, and never retries a failed one. After a redock the
+// first SYN can meet a neighbour entry that is still failing from the time
+// without carrier (observed: SUB_CLOSED error=113, EHOSTUNREACH, in about
+// one redock in five in `make demo`), and the connection then stays on its
+// other paths until a new connection starts. The engine already counts
+// failed subflows per address (addr.subflows_failed); re-adding an endpoint
+// whose subflows all failed, with backoff, is the fix still to make.

@@ -85,6 +85,14 @@ func demo(p *program, bin string) error {
 		return fmt.Errorf("starting the daemon: %w", err)
 	}
 	p.Cleanup(func() { daemon.Process.Signal(os.Interrupt); daemon.Wait() })
+	// The laptop's MPTCP events, through the product's own monitor.
+	monitor := laptop.Command(bin, "monitor")
+	monitor.Stdout = prefixed("  events| ")
+	if err := monitor.Start(); err != nil {
+		return fmt.Errorf("starting the monitor: %w", err)
+	}
+	p.Cleanup(func() { monitor.Process.Signal(os.Interrupt); monitor.Wait() })
+
 	step("mptcp-autopm run, with the default rules")
 	settle()
 	show(laptop)
