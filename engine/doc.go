@@ -25,19 +25,24 @@
 //     and adoption, dry run and plan.
 //   - backoff.go: refused operations, held out of the plan until their
 //     retry is due, with a doubling delay.
+//   - rejoin.go: endpoints whose subflows all failed, deleted and added
+//     again. The kernel opens subflows from an endpoint once, when it is
+//     added, and never retries one that failed: after a redock the first
+//     SYN can meet a neighbour entry still failing from the time without
+//     carrier (SUB_CLOSED error=113, EHOSTUNREACH, in about one redock in
+//     five in `make demo`), and the connection would stay on its other
+//     paths until a new one starts. An endpoint that is ours, carries
+//     subflow, and whose subflows closed since it was (re)added all failed
+//     with none open, while MPTCP connections exist, is re-added (one
+//     reconcile deletes it, then adds it, logged as re_added in its
+//     "reconciled" line) 1 s after the failure is seen (Config.RetryMin),
+//     then twice as long after each re-add whose subflows failed again, up
+//     to 1 min (Config.RetryMax). A re-add is made only once the previous
+//     one's subflows have failed; one that works clears the backoff. The
+//     pending re-adds are in the status.
 //   - status.go: what the engine last saw and did, as JSON-able data for
 //     `mptcp-autopm status`, and the wording of operations in logs.
 //
 // The engine never speaks netlink: it gets snapshots from package watchers
 // and drives the kernel through pm.Kernel and pm.Reconciler.
 package engine
-
-// BUG(mptcp-autopm): a subflow that fails right after its endpoint is added
-// is not tried again. The kernel opens subflows from a new endpoint once,
-// when it is added, and never retries a failed one. After a redock the
-// first SYN can meet a neighbour entry that is still failing from the time
-// without carrier (observed: SUB_CLOSED error=113, EHOSTUNREACH, in about
-// one redock in five in `make demo`), and the connection then stays on its
-// other paths until a new connection starts. The engine already counts
-// failed subflows per address (addr.subflows_failed); re-adding an endpoint
-// whose subflows all failed, with backoff, is the fix still to make.

@@ -85,6 +85,10 @@ type Engine struct {
 	mu     sync.Mutex
 	status Status
 	owned  *Owned
+	// table is the kernel's table after the last reconcile, and rejoins
+	// what is known of the subflows from our endpoints in it.
+	table   []pm.Endpoint
+	rejoins map[pm.Key]*rejoin
 }
 
 type reload struct {
@@ -129,11 +133,12 @@ func New(cfg Config) *Engine {
 		source:   cfg.RulesSource,
 		failures: map[string]*failure{},
 		owned:    cfg.Owned,
+		rejoins:  map[pm.Key]*rejoin{},
 	}
 	e.status = Status{
 		LastOps: []string{}, Links: []LinkStatus{},
 		Endpoints: []EndpointStatus{}, LeftOut: []LeftOut{},
-		Errors: []ErrorStatus{},
+		Errors: []ErrorStatus{}, Rejoins: []RejoinStatus{},
 	}
 	e.status.Rules = cfg.RulesSource
 	e.status.DryRun = cfg.DryRun

@@ -46,7 +46,9 @@ const burstEvents = 3
 //     A burst holds no snapshot back more than Config.MaxDelay (2 s), so
 //     that a link flapping for ever is still reconciled that often.
 //
-// Resyncs and retries of refused operations keep their own timers. When
+// Resyncs, retries of refused operations and re-adds of endpoints whose
+// subflows failed (rejoin.go) keep their own timers: MPTCP counts that
+// make a re-add due set its timer even when the rules ignore them. When
 // one of them, or a reload, falls due while a reconcile runs or a burst
 // holds, it joins the reconcile that follows, and names it in the logs.
 func (e *Engine) Run(ctx context.Context,
@@ -58,6 +60,8 @@ func (e *Engine) Run(ctx context.Context,
 	defer l.hold.Stop()
 	l.retry = stoppedTimer()
 	defer l.retry.Stop()
+	l.rejoin = stoppedTimer()
+	defer l.rejoin.Stop()
 
 	for {
 		if done, err := l.step(ctx); done {
@@ -98,6 +102,9 @@ type loop struct {
 	done    chan outcome
 
 	resync, hold, retry *time.Timer
+	// rejoin fires when an endpoint whose subflows failed is due to be
+	// added again.
+	rejoin *time.Timer
 }
 
 func (l *loop) step(ctx context.Context) (bool, error) {
@@ -105,9 +112,10 @@ func (l *loop) step(ctx context.Context) (bool, error) {
 	// they are: a reload would swap the rules it reads, and the others
 	// would only join the follow-up.
 	var reloads <-chan reload
-	var resync, retry <-chan time.Time
+	var resync, retry, rejoin <-chan time.Time
 	if !l.running {
 		reloads, resync, retry = l.e.reloads, l.resync.C, l.retry.C
+		rejoin = l.rejoin.C
 	}
 
 	select {
@@ -140,6 +148,8 @@ func (l *loop) step(ctx context.Context) (bool, error) {
 		l.e.log.Debug("retrying refused operations",
 			"ops", l.e.failedOps())
 		l.trigger("retry")
+	case <-rejoin:
+		l.trigger("rejoin")
 	}
 
 	return false, nil
@@ -156,6 +166,7 @@ func (l *loop) take(s watchers.Snapshot) {
 			"seq", s.Seq)
 		if !s.MPTCP.Equal(prev.MPTCP) {
 			l.e.recordMPTCP(s)
+			l.planRejoins()
 		}
 		return
 	}
@@ -304,10 +315,24 @@ func (l *loop) finished(out outcome) {
 	if !l.snap.MPTCP.Equal(l.ran.MPTCP) {
 		l.e.recordMPTCP(l.snap)
 	}
+	l.planRejoins()
 
 	if l.pending != "" {
 		l.next(time.Now())
 	}
+}
+
+// planRejoins sets the rejoin timer for the earliest endpoint due to be
+// added again because its subflows failed, from the latest snapshot: MPTCP
+// counts alone make no reconcile otherwise.
+func (l *loop) planRejoins() {
+	due := l.e.planRejoins(l.snap, time.Now())
+	if due.IsZero() {
+		l.rejoin.Stop()
+		return
+	}
+
+	l.rejoin.Reset(time.Until(due))
 }
 
 // wait waits for the reconcile under way, if one is, and starts none.

@@ -91,8 +91,14 @@ func (e *Engine) reconcile(s watchers.Snapshot, why string) outcome {
 		return outcome{}
 	}
 
+	eps := e.dueRejoins(v, time.Now())
+	v.rejoins = map[pm.Key]bool{}
+	for _, ep := range eps {
+		v.rejoins[ep.Key()] = true
+	}
+
 	e.kernel.start()
-	res, err := e.rec.Reconcile(d)
+	res, err := e.applyRejoins(d, eps)
 	before := e.kernel.table
 	if err != nil && len(res.Plan.Ops) == 0 && len(res.Failed) == 0 {
 		next := e.backoff(v, nil, err)
@@ -104,6 +110,8 @@ func (e *Engine) reconcile(s watchers.Snapshot, why string) outcome {
 	adopted := e.adopted(v, before)
 	e.updateOwned(v, res, after)
 	e.logResult(v, why, res, adopted)
+	e.setTable(after)
+	e.rejoined(s, res)
 
 	next := e.backoff(v, res.Failed, err)
 	e.record(v, why, res, after)
@@ -175,7 +183,8 @@ func (e *Engine) logResult(v *view, why string, res pm.Result,
 	adopted []string) {
 	if len(res.Applied) > 0 || len(adopted) > 0 {
 		retried := e.retried(res.Applied)
-		drift := len(retried) < len(res.Applied) || len(adopted) > 0
+		drift := len(retried)+v.rejoinOps(res.Applied) <
+			len(res.Applied) || len(adopted) > 0
 		level := slog.LevelInfo
 		if why == "resync" && drift {
 			level = slog.LevelWarn
@@ -187,12 +196,54 @@ func (e *Engine) logResult(v *view, why string, res pm.Result,
 		if len(adopted) > 0 {
 			attrs = append(attrs, "adopted", strings.Join(adopted, "; "))
 		}
+		if re := v.reAdded(res.Applied); re != "" {
+			attrs = append(attrs, "re_added", re)
+		}
 		e.log.Log(context.Background(), level, "reconciled", attrs...)
 	}
 
 	if n := len(res.Plan.LeftOut); n > 0 {
 		e.log.Debug("endpoints left out, all slots taken", "count", n)
 	}
+}
+
+// setTable records the kernel's table after a reconcile.
+func (e *Engine) setTable(t []pm.Endpoint) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	e.table = t
+}
+
+// rejoinOps counts the operations of applied that re-add an endpoint.
+func (v *view) rejoinOps(applied []pm.Op) int {
+	n := 0
+	for _, o := range applied {
+		if o.Kind != pm.OpSetLimits && v.rejoins[o.Endpoint.Key()] {
+			n++
+		}
+	}
+
+	return n
+}
+
+// reAdded says which endpoints of applied were added again because
+// their subflows failed, e.g. "re-add 192.0.2.10 dev eth0 (its subflows
+// failed: the kernel does not retry)".
+func (v *view) reAdded(applied []pm.Op) string {
+	var texts []string
+	for _, o := range applied {
+		if o.Kind != pm.OpAdd || !v.rejoins[o.Endpoint.Key()] {
+			continue
+		}
+		s := "re-add " + o.Endpoint.Addr.String()
+		if name := v.ifname(o.Endpoint.Ifindex); name != "" {
+			s += " dev " + name
+		}
+		texts = append(texts, s+" ("+rejoinWhy+")")
+	}
+
+	return strings.Join(texts, "; ")
 }
 
 // retried returns the operations of applied that the kernel refused at an

@@ -41,6 +41,19 @@ type Status struct {
 	Errors []ErrorStatus `json:"errors"`
 	// Connections is the number of MPTCP connections seen in events.
 	Connections int `json:"connections"`
+	// Rejoins are our endpoints whose subflows all failed, due to be
+	// added again so that the kernel tries them anew.
+	Rejoins []RejoinStatus `json:"rejoins"`
+}
+
+// RejoinStatus is an endpoint due to be deleted and added again.
+type RejoinStatus struct {
+	Endpoint string `json:"endpoint"`
+	Reason   string `json:"reason"`
+	// Attempts counts the re-adds made since a subflow from it last
+	// worked.
+	Attempts int       `json:"attempts"`
+	Due      time.Time `json:"due"`
 }
 
 // LinkStatus is one link and its addresses.
@@ -130,6 +143,7 @@ func (e *Engine) Status() Status {
 
 	st := e.status
 	st.LastOps = slices.Clone(st.LastOps)
+	st.Rejoins = slices.Clone(st.Rejoins)
 
 	return st
 }
@@ -144,6 +158,9 @@ type view struct {
 	limitsHow string
 	// held are the keys of refused operations waiting for their retry.
 	held map[string]bool
+	// rejoins are the keys of the endpoints deleted and added again
+	// because their subflows failed.
+	rejoins map[pm.Key]bool
 }
 
 // ifname names ifindex i as the snapshot does, "" when unknown.
@@ -160,6 +177,9 @@ func (v *view) ifname(i int32) string {
 // reason explains an operation on e: the deciding rule for a wanted
 // endpoint, the staleness reason otherwise.
 func (v *view) reason(e pm.Endpoint) string {
+	if v.rejoins[e.Key()] {
+		return "re-add"
+	}
 	for _, c := range v.choices {
 		if c.Endpoint != nil && c.Endpoint.Key() == e.Key() {
 			return "rule " + c.Rule
@@ -274,6 +294,7 @@ func (e *Engine) record(v *view, why string, res pm.Result,
 
 	st.Rules, st.RulesError = e.status.Rules, e.status.RulesError
 	st.DryRun = e.status.DryRun
+	st.Rejoins = e.status.Rejoins
 	st.LastOps, st.LastChange = e.status.LastOps, e.status.LastChange
 	if len(ops) > 0 {
 		st.LastOps, st.LastChange = texts, now
