@@ -23,7 +23,7 @@ type Status struct {
 	// Seq is the sequence number of the snapshot last acted on.
 	Seq uint64 `json:"snapshot_seq"`
 	// LastReconcile is when the last reconcile ran and Trigger why
-	// ("event", "reload", "resync", "retry", "plan").
+	// ("event", "reload", "resync", "retry", "rejoin", "plan").
 	LastReconcile time.Time `json:"last_reconcile"`
 	Trigger       string    `json:"trigger,omitempty"`
 	// LastOps are the operations of the last reconcile that changed
