@@ -191,6 +191,13 @@ func printTrouble(w io.Writer, st engine.Status) {
 			fmt.Fprintf(w, "  %s %s dev %s: %s\n", l.Addr, l.Flags, l.Dev, l.Reason)
 		}
 	}
+	if len(st.Rejoins) > 0 {
+		fmt.Fprintln(w, "\nre-adds pending:")
+		for _, r := range st.Rejoins {
+			fmt.Fprintf(w, "  %s: %s (%d re-adds so far, next %s)\n",
+				r.Endpoint, r.Reason, r.Attempts, when(r.Due))
+		}
+	}
 	if len(st.Errors) > 0 {
 		fmt.Fprintln(w, "\nerrors:")
 		for _, e := range st.Errors {

@@ -187,6 +187,9 @@ func TestPrintReport(t *testing.T) {
 			How: "auto: subflow=1 fullmesh=0 signal=1"},
 		LeftOut: []engine.LeftOut{{Addr: "198.18.9.2", Dev: "eth9",
 			Flags: "subflow", Reason: "all 8 endpoint slots taken"}},
+		Rejoins: []engine.RejoinStatus{{Endpoint: "192.0.2.11 dev eth0",
+			Reason:   "its subflows failed: the kernel does not retry",
+			Attempts: 1}},
 	}
 
 	var b bytes.Buffer
@@ -208,6 +211,9 @@ limits: subflows 5 add_addr_accepted 2 (auto: subflow=1 fullmesh=0 signal=1)
 
 left out:
   198.18.9.2 subflow dev eth9: all 8 endpoint slots taken
+
+re-adds pending:
+  192.0.2.11 dev eth0: its subflows failed: the kernel does not retry (1 re-adds so far, next never)
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("unexpected report (-want +got):\n%s", diff)
